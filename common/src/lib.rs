@@ -1,0 +1,21 @@
+//! Shared plumbing for the MCP gateway and every backend server.
+//!
+//! A backend crate should be mostly its tools: this crate owns the command-line contract
+//! ([`args`]), serving an rmcp handler over stateless streamable HTTP with health, readiness and
+//! metrics ([`server`]), logging and the TLS crypto provider ([`telemetry`]), bounding tool output
+//! ([`output`]), redacting secrets ([`redact`]) and turning failures into tool errors an agent can
+//! act on ([`tool`]).
+
+pub mod args;
+pub mod error;
+pub mod metrics;
+pub mod output;
+pub mod redact;
+pub mod server;
+pub mod telemetry;
+pub mod tool;
+
+pub use args::{Access, ServerArgs};
+pub use error::{Error, Result};
+pub use server::{BackendServer, Readiness};
+pub use tool::{ToolContext, ToolError};

@@ -1,0 +1,378 @@
+//! Redaction: secrets never leave a pod, and never reach an audit line.
+//!
+//! Two complementary rules:
+//! - by name: a JSON member whose key looks like a credential (`password`, `secret`, `token`,
+//!   `api_key`, `credential`, `private_key`, `authorization`, ...) has its value replaced;
+//! - by shape: inside free text, credentials embedded in connection strings
+//!   (`postgres://user:pw@host`), `password=...` pairs, `Authorization: Bearer ...`, AWS access
+//!   key ids and PEM private keys are replaced.
+
+use serde_json::Value;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Words that mark a key name as sensitive (matched on the lower-cased name with `-`, `.` and
+/// spaces folded to `_`).
+const SENSITIVE_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "private_key",
+    "privatekey",
+    "api_key",
+    "apikey",
+    "access_key",
+    "accesskey",
+    "auth",
+    "cookie",
+    "session_key",
+    "signature",
+    "passphrase",
+    "dsn",
+    "connection_string",
+    "database_url",
+];
+
+/// Exact names that are sensitive although they contain none of the words above.
+const SENSITIVE_EXACT: &[&str] = &["key", "pass", "pw", "jwt", "bearer"];
+
+/// Names that contain a sensitive word but are not secrets themselves (`token_count`,
+/// `max_tokens`, `author`, a Kubernetes `secretName` reference...).
+const NOT_SENSITIVE: &[&str] = &[
+    "author",
+    "authors",
+    "authority",
+    "max_tokens",
+    "token_count",
+    "tokens",
+    "secret_name",
+    "secretname",
+    "key_id",
+    "keyid",
+    "key_name",
+    "keyname",
+    "keys",
+    "primary_key",
+    "foreign_key",
+    "sort_key",
+    "partition_key",
+    "auth_type",
+    "authentication_type",
+];
+
+fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        match c {
+            '-' | '.' | ' ' => out.push('_'),
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
+}
+
+/// True when a member or variable named `name` is likely to hold a credential.
+pub fn is_sensitive_key(name: &str) -> bool {
+    let n = normalize(name);
+    if NOT_SENSITIVE.contains(&n.as_str()) {
+        return false;
+    }
+    if SENSITIVE_EXACT.contains(&n.as_str()) {
+        return true;
+    }
+    if n.ends_with("_key") || n.ends_with("_keys") {
+        return !NOT_SENSITIVE.iter().any(|ok| n.ends_with(ok));
+    }
+    SENSITIVE_WORDS.iter().any(|w| n.contains(w))
+}
+
+/// Redacts a JSON value in place: sensitive members by name, and credential shapes in every
+/// string. Returns how many values were redacted.
+pub fn redact_json(value: &mut Value) -> usize {
+    match value {
+        Value::Object(map) => {
+            let mut n = 0;
+            for (k, v) in map.iter_mut() {
+                if is_sensitive_key(k) && !v.is_null() && !matches!(v, Value::Bool(_)) {
+                    *v = Value::String(REDACTED.to_owned());
+                    n += 1;
+                } else {
+                    n += redact_json(v);
+                }
+            }
+            n
+        }
+        Value::Array(items) => items.iter_mut().map(redact_json).sum(),
+        Value::String(s) => match redact_text(s) {
+            Some(clean) => {
+                *s = clean;
+                1
+            }
+            None => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// Redacts credential shapes inside free text. Returns `None` when nothing was found, so the
+/// common case allocates nothing.
+pub fn redact_text(s: &str) -> Option<String> {
+    let mut out = s.to_owned();
+    let mut changed = false;
+    changed |= redact_pem(&mut out);
+    changed |= redact_url_userinfo(&mut out);
+    changed |= redact_bearer(&mut out);
+    changed |= redact_pairs(&mut out);
+    changed |= redact_aws_key_ids(&mut out);
+    changed.then_some(out)
+}
+
+/// `scheme://user:password@host` -> `scheme://user:[REDACTED]@host`.
+fn redact_url_userinfo(s: &mut String) -> bool {
+    let mut changed = false;
+    let mut from = 0;
+    while let Some(pos) = s[from..].find("://") {
+        let start = from + pos + 3;
+        let rest = &s[start..];
+        let end_of_authority = rest
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(rest.len());
+        let authority = &rest[..end_of_authority];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            let pw_start = start + colon + 1;
+            let pw_end = start + at;
+            if &s[pw_start..pw_end] != REDACTED {
+                s.replace_range(pw_start..pw_end, REDACTED);
+                changed = true;
+            }
+        }
+        from = start.min(s.len());
+        if from >= s.len() {
+            break;
+        }
+    }
+    changed
+}
+
+/// `password=xyz`, `password: xyz`, `PGPASSWORD=xyz`, `token="xyz"` in free text.
+fn redact_pairs(s: &mut String) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < s.len() {
+        let Some(rel) = s[i..].find(['=', ':']) else {
+            break;
+        };
+        let sep = i + rel;
+        // The name is the run of word characters just before the separator.
+        let name_start = s[..sep]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |p| p + 1);
+        let name = &s[name_start..sep];
+        let mut val_start = sep + 1;
+        // `://` is a URL, handled elsewhere.
+        if s[sep..].starts_with("://") || name.is_empty() || !is_sensitive_key(name) {
+            i = sep + 1;
+            continue;
+        }
+        while s[val_start..].starts_with(' ') {
+            val_start += 1;
+        }
+        let quote = s[val_start..].chars().next().filter(|c| *c == '"' || *c == '\'');
+        let (v_start, v_end) = match quote {
+            Some(q) => {
+                let inner = val_start + 1;
+                let end = s[inner..].find(q).map_or(s.len(), |p| inner + p);
+                (inner, end)
+            }
+            None => {
+                // `Authorization: Bearer xyz`: the value is the scheme and its credential.
+                let scheme_len = ["Bearer ", "bearer ", "Basic ", "basic "]
+                    .iter()
+                    .find(|p| s[val_start..].starts_with(**p))
+                    .map_or(0, |p| p.len());
+                let val_start = val_start + scheme_len;
+                let end = s[val_start..]
+                    .find(|c: char| c.is_whitespace() || c == '&' || c == ';' || c == ',')
+                    .map_or(s.len(), |p| val_start + p);
+                (val_start - scheme_len, end)
+            }
+        };
+        if v_end > v_start && &s[v_start..v_end] != REDACTED {
+            s.replace_range(v_start..v_end, REDACTED);
+            changed = true;
+            i = v_start + REDACTED.len();
+        } else {
+            i = sep + 1;
+        }
+    }
+    changed
+}
+
+/// `Bearer <token>` and `Basic <b64>`.
+fn redact_bearer(s: &mut String) -> bool {
+    let mut changed = false;
+    for scheme in ["Bearer ", "bearer ", "Basic ", "basic "] {
+        let mut from = 0;
+        while let Some(pos) = s[from..].find(scheme) {
+            let start = from + pos + scheme.len();
+            let end = s[start..]
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+                .map_or(s.len(), |p| start + p);
+            if end > start && &s[start..end] != REDACTED {
+                s.replace_range(start..end, REDACTED);
+                changed = true;
+            }
+            from = (start + REDACTED.len()).min(s.len());
+        }
+    }
+    changed
+}
+
+/// AWS access key ids (`AKIA`/`ASIA` + 16 upper-case alphanumerics).
+fn redact_aws_key_ids(s: &mut String) -> bool {
+    let mut changed = false;
+    for prefix in ["AKIA", "ASIA"] {
+        let mut from = 0;
+        while let Some(pos) = s[from..].find(prefix) {
+            let start = from + pos;
+            let end = start + 20;
+            let ok = end <= s.len()
+                && s[start + 4..end].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && !s[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
+            if ok {
+                s.replace_range(start..end, REDACTED);
+                changed = true;
+                from = start + REDACTED.len();
+            } else {
+                from = start + prefix.len();
+            }
+        }
+    }
+    changed
+}
+
+/// PEM private key blocks.
+fn redact_pem(s: &mut String) -> bool {
+    let mut changed = false;
+    while let Some(start) = s.find("-----BEGIN ").filter(|&p| s[p..].contains("PRIVATE KEY-----")) {
+        let end = s[start..]
+            .find("-----END ")
+            .and_then(|p| s[start + p..].find("KEY-----").map(|q| start + p + q + 8))
+            .unwrap_or(s.len());
+        s.replace_range(start..end, REDACTED);
+        changed = true;
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sensitive_names() {
+        for k in [
+            "password",
+            "DB_PASSWORD",
+            "PGPASSWORD",
+            "apiKey",
+            "api-key",
+            "client_secret",
+            "GITHUB_TOKEN",
+            "access_token",
+            "aws_secret_access_key",
+            "Authorization",
+            "credentials",
+            "key",
+            "private_key",
+            "DATABASE_URL",
+            "ssh_key",
+        ] {
+            assert!(is_sensitive_key(k), "{k} should be sensitive");
+        }
+        for k in [
+            "namespace",
+            "name",
+            "author",
+            "max_tokens",
+            "secretName",
+            "key_id",
+            "primary_key",
+            "query",
+            "monkey",
+            "keys",
+        ] {
+            assert!(!is_sensitive_key(k), "{k} should not be sensitive");
+        }
+    }
+
+    #[test]
+    fn json_by_name_and_shape() {
+        let mut v = json!({
+            "namespace": "production",
+            "password": "hunter2",
+            "nested": {"apiToken": "abc", "list": [{"client_secret": "s"}]},
+            "dsn_hint": null,
+            "sql": "SELECT 1",
+            "url": "postgres://app:s3cr3t@db:5432/app",
+        });
+        let n = redact_json(&mut v);
+        assert_eq!(n, 4);
+        assert_eq!(v["namespace"], "production");
+        assert_eq!(v["password"], REDACTED);
+        assert_eq!(v["nested"]["apiToken"], REDACTED);
+        assert_eq!(v["nested"]["list"][0]["client_secret"], REDACTED);
+        assert_eq!(v["sql"], "SELECT 1");
+        assert_eq!(v["url"], "postgres://app:[REDACTED]@db:5432/app");
+    }
+
+    #[test]
+    fn text_shapes() {
+        assert_eq!(redact_text("nothing here"), None);
+        assert_eq!(
+            redact_text("host=db user=app password=s3cr3t dbname=x").unwrap(),
+            "host=db user=app password=[REDACTED] dbname=x"
+        );
+        assert_eq!(
+            redact_text("export PGPASSWORD='p w'").unwrap(),
+            "export PGPASSWORD='[REDACTED]'"
+        );
+        assert_eq!(
+            redact_text("Authorization: Bearer abc.def.ghi").unwrap(),
+            "Authorization: [REDACTED]"
+        );
+        assert_eq!(
+            redact_text("curl -H 'x: Bearer abc.def'").unwrap(),
+            "curl -H 'x: Bearer [REDACTED]'"
+        );
+        assert_eq!(
+            redact_text("key AKIAIOSFODNN7EXAMPLE used").unwrap(),
+            "key [REDACTED] used"
+        );
+        assert_eq!(
+            redact_text("redis://:pw@cache:6379/0").unwrap(),
+            "redis://:[REDACTED]@cache:6379/0"
+        );
+        assert_eq!(
+            redact_text("a -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- b").unwrap(),
+            "a [REDACTED] b"
+        );
+        // A URL without credentials is left alone.
+        assert_eq!(redact_text("see https://example.com/a:b@c"), None);
+        // Idempotent.
+        let once = redact_text("password=x").unwrap();
+        assert_eq!(redact_text(&once), None);
+    }
+}

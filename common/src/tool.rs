@@ -1,0 +1,159 @@
+//! Tool results an agent can act on, and the bookkeeping every tool call shares.
+//!
+//! A failure of the upstream system is a tool result with `isError: true` whose text says what
+//! failed and what to do about it (which permission is missing, which argument is wrong) — never
+//! a protocol error and never a panic.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Instant;
+
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+
+use crate::args::Access;
+use crate::metrics::{ServerMetrics, ToolLabels, ToolNameLabels};
+use crate::output::Limits;
+use crate::redact::redact_text;
+
+/// A tool failure, rendered as an `isError: true` result. The message is redacted before it
+/// leaves the pod (upstream errors sometimes echo connection strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ToolError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// `what` failed upstream, with the upstream's own error text.
+    pub fn upstream(what: impl Display, error: impl Display) -> Self {
+        Self::new(format!("{what} failed: {error}"))
+    }
+
+    /// The pod's credentials do not allow `action`; says which permission is missing.
+    pub fn permission_denied(action: impl Display, missing: impl Display) -> Self {
+        Self::new(format!("permission denied: {action}"))
+            .with_hint(format!("this deployment's credentials lack {missing}; use a backend with that access or ask an operator to grant it"))
+    }
+
+    /// An argument the agent sent is wrong; `reason` says how to fix it.
+    pub fn invalid_argument(name: &str, reason: impl Display) -> Self {
+        Self::new(format!("invalid argument `{name}`: {reason}"))
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The text an agent reads.
+    pub fn text(&self) -> String {
+        let text = match &self.hint {
+            Some(h) => format!("{}\nhint: {h}", self.message),
+            None => self.message.clone(),
+        };
+        redact_text(&text).unwrap_or(text)
+    }
+}
+
+impl Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.text())]).into())
+    }
+}
+
+/// What every tool of a backend shares: caps, identity and metrics.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub backend: &'static str,
+    pub environment: String,
+    pub access: Access,
+    pub limits: Limits,
+    pub metrics: ServerMetrics,
+}
+
+impl ToolContext {
+    /// Runs one tool call: times it, counts it by outcome, and logs failures at `warn` (they are
+    /// the agent's or the upstream's problem, not the server's).
+    pub async fn run<T, F>(&self, tool: &'static str, call: F) -> Result<T, ToolError>
+    where
+        F: Future<Output = Result<T, ToolError>>,
+    {
+        let started = Instant::now();
+        let result = call.await;
+        let elapsed = started.elapsed();
+        let outcome = if result.is_ok() { "ok" } else { "tool_error" };
+        self.metrics
+            .tool_calls
+            .get_or_create(&ToolLabels {
+                tool: tool.to_owned(),
+                outcome,
+            })
+            .inc();
+        self.metrics
+            .tool_duration
+            .get_or_create(&ToolNameLabels {
+                tool: tool.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        match &result {
+            Ok(_) => tracing::info!(tool, duration_ms = elapsed.as_millis() as u64, "tool call"),
+            Err(e) => tracing::warn!(tool, duration_ms = elapsed.as_millis() as u64, error = %e, "tool call failed"),
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_is_actionable_and_redacted() {
+        let e = ToolError::upstream("connect to postgres://app:pw@db/app", "refused")
+            .with_hint("check DATABASE_URL");
+        let text = e.text();
+        assert!(text.contains("postgres://app:[REDACTED]@db/app failed: refused"));
+        assert!(text.contains("hint: check DATABASE_URL"));
+        let r = e.into_call_tool_result().unwrap();
+        let CallToolResponse::Complete(r) = r else {
+            panic!("expected a complete result")
+        };
+        assert_eq!(r.is_error, Some(true));
+    }
+
+    #[tokio::test]
+    async fn run_counts_outcomes() {
+        let metrics = ServerMetrics::new("test", "dev", "ro");
+        let ctx = ToolContext {
+            backend: "test",
+            environment: "dev".into(),
+            access: Access::Ro,
+            limits: Limits::default(),
+            metrics: metrics.clone(),
+        };
+        assert_eq!(ctx.run("t_ok", async { Ok::<_, ToolError>(1) }).await, Ok(1));
+        let err = ctx
+            .run("t_fail", async { Err::<u8, _>(ToolError::new("boom")) })
+            .await;
+        assert!(err.is_err());
+        let text = metrics.render();
+        assert!(text.contains(r#"tool="t_ok",outcome="ok"} 1"#), "{text}");
+        assert!(text.contains(r#"tool="t_fail",outcome="tool_error"} 1"#), "{text}");
+    }
+}
