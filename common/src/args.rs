@@ -50,7 +50,11 @@ pub struct ServerArgs {
     /// Host header allow-list (repeat or comma-separate). Loopback names are always allowed; add
     /// the Service DNS names the gateway uses (`mcp-eks-ro`, `mcp-eks-ro.mcp.svc`, ...), or `*`
     /// to accept any Host.
-    #[arg(long = "allowed-host", env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-host",
+        env = "MCP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
 
     /// Cap on one tool result, in bytes; larger results are cut and marked `truncated: true`.
@@ -122,7 +126,10 @@ mod tests {
         assert_eq!(cli.server.access, Access::Ro);
         assert_eq!(cli.server.environment, "default");
         assert_eq!(cli.server.max_output_bytes, 65536);
-        assert_eq!(cli.server.host_allow_list(), ["localhost", "127.0.0.1", "::1"]);
+        assert_eq!(
+            cli.server.host_allow_list(),
+            ["localhost", "127.0.0.1", "::1"]
+        );
     }
 
     #[test]
@@ -145,7 +152,13 @@ mod tests {
         assert_eq!(cli.server.environment, "prod");
         assert_eq!(
             cli.server.host_allow_list(),
-            ["localhost", "127.0.0.1", "::1", "mcp-eks-rw", "mcp-eks-rw.mcp.svc"]
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "mcp-eks-rw",
+                "mcp-eks-rw.mcp.svc"
+            ]
         );
         let star = Cli::try_parse_from(["x", "--allowed-host", "*"]).unwrap();
         assert!(star.server.host_allow_list().is_empty());

@@ -54,12 +54,29 @@ impl ServerMetrics {
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_in_flight = Gauge::default();
         let tool_calls = Family::<ToolLabels, Counter>::default();
-        let tool_duration =
-            Family::<ToolNameLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("http_requests", "HTTP requests to /mcp by status", http_requests.clone());
-        registry.register("http_in_flight", "HTTP requests to /mcp in flight", http_in_flight.clone());
-        registry.register("tool_calls", "Tool calls by tool and outcome (ok, tool_error)", tool_calls.clone());
-        registry.register("tool_duration_seconds", "Tool call duration", tool_duration.clone());
+        let tool_duration = Family::<ToolNameLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests to /mcp by status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_in_flight",
+            "HTTP requests to /mcp in flight",
+            http_in_flight.clone(),
+        );
+        registry.register(
+            "tool_calls",
+            "Tool calls by tool and outcome (ok, tool_error)",
+            tool_calls.clone(),
+        );
+        registry.register(
+            "tool_duration_seconds",
+            "Tool call duration",
+            tool_duration.clone(),
+        );
         Self {
             registry: Arc::new(Mutex::new(registry)),
             http_requests,

@@ -89,7 +89,9 @@ pub fn fit_items<T: Serialize>(items: Vec<T>, max_items: usize, max_bytes: usize
             truncated = true;
             break;
         }
-        let size = serde_json::to_vec(&item).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&item)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         let extra = size.saturating_add(usize::from(!kept.is_empty()));
         if used.saturating_add(extra) > max_bytes {
             truncated = true;

@@ -144,7 +144,9 @@ fn redact_url_userinfo(s: &mut String) -> bool {
         let start = from + pos + 3;
         let rest = &s[start..];
         let end_of_authority = rest
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'')
+            .find(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
+            })
             .unwrap_or(rest.len());
         let authority = &rest[..end_of_authority];
         if let Some(at) = authority.rfind('@')
@@ -188,7 +190,10 @@ fn redact_pairs(s: &mut String) -> bool {
         while s[val_start..].starts_with(' ') {
             val_start += 1;
         }
-        let quote = s[val_start..].chars().next().filter(|c| *c == '"' || *c == '\'');
+        let quote = s[val_start..]
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'');
         let (v_start, v_end) = match quote {
             Some(q) => {
                 let inner = val_start + 1;
@@ -248,7 +253,9 @@ fn redact_aws_key_ids(s: &mut String) -> bool {
             let start = from + pos;
             let end = start + 20;
             let ok = end <= s.len()
-                && s[start + 4..end].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && s[start + 4..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
                 && !s[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
             if ok {
                 s.replace_range(start..end, REDACTED);
@@ -265,7 +272,10 @@ fn redact_aws_key_ids(s: &mut String) -> bool {
 /// PEM private key blocks.
 fn redact_pem(s: &mut String) -> bool {
     let mut changed = false;
-    while let Some(start) = s.find("-----BEGIN ").filter(|&p| s[p..].contains("PRIVATE KEY-----")) {
+    while let Some(start) = s
+        .find("-----BEGIN ")
+        .filter(|&p| s[p..].contains("PRIVATE KEY-----"))
+    {
         let end = s[start..]
             .find("-----END ")
             .and_then(|p| s[start + p..].find("KEY-----").map(|q| start + p + q + 8))
@@ -366,7 +376,8 @@ mod tests {
             "redis://:[REDACTED]@cache:6379/0"
         );
         assert_eq!(
-            redact_text("a -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- b").unwrap(),
+            redact_text("a -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- b")
+                .unwrap(),
             "a [REDACTED] b"
         );
         // A URL without credentials is left alone.

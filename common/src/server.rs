@@ -181,7 +181,10 @@ impl BackendServer {
         );
         let mcp = Router::new()
             .nest_service("/mcp", mcp)
-            .layer(middleware::from_fn_with_state(self.metrics.clone(), count_http));
+            .layer(middleware::from_fn_with_state(
+                self.metrics.clone(),
+                count_http,
+            ));
         let metrics = self.metrics.clone();
         Router::new()
             .merge(mcp)
@@ -191,7 +194,12 @@ impl BackendServer {
                 "/metrics",
                 get(move || {
                     let metrics = metrics.clone();
-                    async move { ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics.render()) }
+                    async move {
+                        (
+                            [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+                            metrics.render(),
+                        )
+                    }
                 }),
             )
     }
@@ -298,7 +306,10 @@ pub async fn serve_router(
     tracing::info!(grace_s = grace.as_secs_f64(), "draining in-flight requests");
     match tokio::time::timeout(grace, &mut server).await {
         Ok(r) => {
-            tracing::info!(drained_ms = started.elapsed().as_millis() as u64, "drained, exiting");
+            tracing::info!(
+                drained_ms = started.elapsed().as_millis() as u64,
+                "drained, exiting"
+            );
             cancel.cancel();
             r.map_err(Error::Serve)
         }

@@ -113,7 +113,9 @@ impl ToolContext {
             .observe(elapsed.as_secs_f64());
         match &result {
             Ok(_) => tracing::info!(tool, duration_ms = elapsed.as_millis() as u64, "tool call"),
-            Err(e) => tracing::warn!(tool, duration_ms = elapsed.as_millis() as u64, error = %e, "tool call failed"),
+            Err(e) => {
+                tracing::warn!(tool, duration_ms = elapsed.as_millis() as u64, error = %e, "tool call failed")
+            }
         }
         result
     }
@@ -147,13 +149,19 @@ mod tests {
             limits: Limits::default(),
             metrics: metrics.clone(),
         };
-        assert_eq!(ctx.run("t_ok", async { Ok::<_, ToolError>(1) }).await, Ok(1));
+        assert_eq!(
+            ctx.run("t_ok", async { Ok::<_, ToolError>(1) }).await,
+            Ok(1)
+        );
         let err = ctx
             .run("t_fail", async { Err::<u8, _>(ToolError::new("boom")) })
             .await;
         assert!(err.is_err());
         let text = metrics.render();
         assert!(text.contains(r#"tool="t_ok",outcome="ok"} 1"#), "{text}");
-        assert!(text.contains(r#"tool="t_fail",outcome="tool_error"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"tool="t_fail",outcome="tool_error"} 1"#),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,24 @@
+//! The MCP gateway: one entry point in front of the backend MCP servers.
+//!
+//! A request reads top to bottom in [`request`]: authenticate ([`auth`], [`keys`]) ->
+//! authorize ([`policy`], over the [`config`]) -> proxy ([`proxy`], [`sse`], [`sessions`]) ->
+//! audit ([`audit`], [`metrics`]).
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod jsonrpc;
+pub mod keys;
+pub mod metrics;
+pub mod policy;
+pub mod proxy;
+pub mod request;
+pub mod sessions;
+pub mod sse;
+
+pub use app::{Gateway, app};
+pub use error::{Error, Result};

@@ -1,0 +1,72 @@
+//! The gateway service: state and routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use mcp_common::server::{Health, Readiness, healthz, readyz};
+
+use crate::audit::AuditSink;
+use crate::config::Config;
+use crate::keys::KeyStore;
+use crate::metrics::Metrics;
+use crate::proxy::{self, UpstreamClient};
+use crate::request;
+
+/// Everything a request needs, shared by all of them.
+#[derive(Debug)]
+pub struct Gateway {
+    pub config: Arc<Config>,
+    pub keys: KeyStore,
+    pub client: UpstreamClient,
+    pub audit: AuditSink,
+    pub metrics: Metrics,
+    pub health: Health,
+}
+
+impl Gateway {
+    /// Builds the gateway and loads the keys file once (see [`KeyStore::open`]).
+    pub fn new(config: Config, audit: AuditSink, metrics: Metrics) -> Arc<Self> {
+        let keys = KeyStore::open(&config.keys_file, metrics.clone());
+        let ready_keys = keys.clone();
+        let readiness = Readiness::new(move || {
+            let keys = ready_keys.clone();
+            async move {
+                if keys.current().is_empty() {
+                    Err(format!("no keys loaded from {}", keys.path().display()))
+                } else {
+                    Ok(())
+                }
+            }
+        });
+        Arc::new(Self {
+            client: proxy::client(config.limits.connect_timeout),
+            config: Arc::new(config),
+            keys,
+            audit,
+            metrics,
+            health: Health::new(readiness),
+        })
+    }
+}
+
+/// The HTTP service: `/mcp/{backend}/mcp`, `/healthz`, `/readyz`, `/metrics`.
+pub fn app(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/mcp/{backend}/mcp", any(request::handle))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(gw.health.clone()))
+        .route("/metrics", get(metrics))
+        .fallback(request::unknown_route)
+        .with_state(gw)
+}
+
+async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, mcp_common::metrics::CONTENT_TYPE)],
+        gw.metrics.render(),
+    )
+}

@@ -1,0 +1,30 @@
+use std::path::PathBuf;
+
+/// Errors of the gateway crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more problems in a config file, each with the line it is on.
+    #[error("{path}: invalid configuration:\n{}", .problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Config {
+        path: PathBuf,
+        problems: Vec<crate::config::Problem>,
+    },
+    #[error("invalid keys file {path}: {reason}")]
+    Keys { path: PathBuf, reason: String },
+    #[error("cannot watch {path}: {source}")]
+    Watch {
+        path: PathBuf,
+        #[source]
+        source: Box<notify::Error>,
+    },
+    #[error(transparent)]
+    Common(#[from] mcp_common::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,419 @@
+//! Reading the MCP message in a request body: what the policy decides on.
+//!
+//! The body is parsed strictly: a JSON object with a member named twice is refused, because
+//! parsers disagree on which duplicate wins, and the backend must act on exactly the message the
+//! gateway authorized. The original bytes are forwarded unchanged.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// JSON-RPC error codes the gateway answers with (documented in docs/gateway.md).
+pub mod code {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// A standard MCP header disagrees with the body (MCP 2026-07-28).
+    pub const HEADER_MISMATCH: i64 = -32020;
+    pub const UNAUTHORIZED: i64 = -32001;
+    pub const FORBIDDEN: i64 = -32003;
+    pub const NOT_FOUND: i64 = -32004;
+    pub const METHOD_NOT_ALLOWED: i64 = -32005;
+    pub const TOO_LARGE: i64 = -32013;
+    pub const BAD_GATEWAY: i64 = -32002;
+    pub const GATEWAY_TIMEOUT: i64 = -32006;
+    pub const UNAVAILABLE: i64 = -32007;
+}
+
+/// What kind of JSON-RPC message a body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    Notification,
+    Response,
+}
+
+/// The parts of a message the gateway looks at.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: Kind,
+    pub id: Option<Value>,
+    pub method: Option<String>,
+    pub params: Option<Value>,
+}
+
+impl Message {
+    /// For `tools/call`: the tool name (validated to be a string by [`inspect`]).
+    pub fn tool_name(&self) -> Option<&str> {
+        (self.method.as_deref() == Some("tools/call"))
+            .then(|| self.params.as_ref()?.get("name")?.as_str())
+            .flatten()
+    }
+
+    pub fn tool_args(&self) -> Option<&Value> {
+        (self.method.as_deref() == Some("tools/call"))
+            .then(|| self.params.as_ref()?.get("arguments"))
+            .flatten()
+    }
+
+    /// The value MCP 2026-07-28 mirrors in the `Mcp-Name` header for this method.
+    pub fn header_name(&self) -> Option<&str> {
+        let key = match self.method.as_deref()? {
+            "tools/call" | "prompts/get" => "name",
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+            "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
+            _ => return None,
+        };
+        self.params.as_ref()?.get(key)?.as_str()
+    }
+}
+
+/// A request the gateway refuses before it reaches a backend.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+    pub id: Option<Value>,
+}
+
+impl Reject {
+    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            id: None,
+        }
+    }
+
+    pub fn with_id(mut self, id: Option<Value>) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+/// Parses and checks one JSON-RPC message.
+pub fn inspect(body: &[u8]) -> Result<Message, Reject> {
+    let value = parse_strict(body).map_err(|e| {
+        Reject::new(
+            StatusCode::BAD_REQUEST,
+            code::PARSE_ERROR,
+            format!("parse error: {e}"),
+        )
+    })?;
+    let Value::Object(mut obj) = value else {
+        let what = if value.is_array() {
+            "JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)"
+        } else {
+            "the body must be a JSON-RPC message object"
+        };
+        return Err(Reject::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            what,
+        ));
+    };
+    let id = obj.remove("id");
+    let invalid = |msg: &str, id: &Option<Value>| {
+        Reject::new(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, msg).with_id(id.clone())
+    };
+    if let Some(ref v) = id
+        && !(v.is_string()
+            || v.is_i64()
+            || v.is_u64()
+            || v.as_f64().is_some_and(|f| f.fract() == 0.0))
+    {
+        return Err(invalid("`id` must be a string or an integer", &None));
+    }
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(invalid("`jsonrpc` must be \"2.0\"", &id));
+    }
+    let method = match obj.remove("method") {
+        None => None,
+        Some(Value::String(m)) => Some(m),
+        Some(_) => return Err(invalid("`method` must be a string", &id)),
+    };
+    let params = obj.remove("params");
+    if let Some(ref p) = params
+        && !(p.is_object() || p.is_array())
+    {
+        return Err(invalid("`params` must be an object or an array", &id));
+    }
+    let kind = match (&method, &id) {
+        (Some(_), Some(_)) => Kind::Request,
+        (Some(_), None) => Kind::Notification,
+        (None, _) if obj.contains_key("result") || obj.contains_key("error") => Kind::Response,
+        (None, _) => {
+            return Err(invalid(
+                "a message needs `method`, `result` or `error`",
+                &id,
+            ));
+        }
+    };
+    let msg = Message {
+        kind,
+        id,
+        method,
+        params,
+    };
+    if msg.method.as_deref() == Some("tools/call") {
+        let name = msg.params.as_ref().and_then(|p| p.get("name"));
+        if !name.is_some_and(Value::is_string) {
+            return Err(Reject::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_PARAMS,
+                "tools/call needs `params.name` as a string",
+            )
+            .with_id(msg.id.clone()));
+        }
+    }
+    Ok(msg)
+}
+
+/// Checks the MCP 2026-07-28 standard headers against the body. A header may be absent (the
+/// backend enforces presence for the versions that require it); a present one must agree, so
+/// nothing downstream can route or authorize on a value the gateway did not check.
+pub fn check_headers(headers: &http::HeaderMap, msg: &Message) -> Result<(), Reject> {
+    let mismatch = |m: String| {
+        Reject::new(StatusCode::BAD_REQUEST, code::HEADER_MISMATCH, m).with_id(msg.id.clone())
+    };
+    if let Some(h) = single_header(headers, "mcp-method").map_err(mismatch)? {
+        match msg.method.as_deref() {
+            Some(m) if m == h => {}
+            Some(m) => {
+                return Err(mismatch(format!(
+                    "Mcp-Method header `{h}` does not match body method `{m}`"
+                )));
+            }
+            None => {
+                return Err(mismatch(format!(
+                    "Mcp-Method header `{h}` on a message without a method"
+                )));
+            }
+        }
+    }
+    if let Some(raw) = single_header(headers, "mcp-name").map_err(mismatch)? {
+        let decoded = decode_header_value(raw)
+            .ok_or_else(|| mismatch("Mcp-Name header is not valid base64".into()))?;
+        match msg.header_name() {
+            Some(expected) if expected == decoded => {}
+            Some(expected) => {
+                return Err(mismatch(format!(
+                    "Mcp-Name header `{decoded}` does not match body value `{expected}`"
+                )));
+            }
+            None => {
+                return Err(mismatch(
+                    "Mcp-Name header on a message that names nothing".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn single_header<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
+    let mut all = headers.get_all(name).iter();
+    let Some(v) = all.next() else { return Ok(None) };
+    if all.next().is_some() {
+        return Err(format!("duplicate {name} header"));
+    }
+    v.to_str()
+        .map(Some)
+        .map_err(|_| format!("{name} header has invalid characters"))
+}
+
+/// MCP's header value encoding: `=?base64?...?=` wraps values that are not plain ASCII.
+fn decode_header_value(v: &str) -> Option<String> {
+    use base64::Engine;
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|x| x.strip_suffix("?="))
+    {
+        Some(inner) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(inner)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(v.to_owned()),
+    }
+}
+
+/// A JSON-RPC error response body.
+pub fn error_body(id: Option<&Value>, code: i64, message: &str) -> Bytes {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.cloned().unwrap_or(Value::Null),
+        "error": {"code": code, "message": message},
+    });
+    Bytes::from(body.to_string())
+}
+
+/// Parses JSON, refusing objects with duplicate member names.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = StrictValue.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+struct StrictValue;
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictValue)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            let v = map.next_value_seed(StrictValue)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_a_tool_call() {
+        let m = inspect(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"eks_get_pods","arguments":{"namespace":"production"}}}"#).unwrap();
+        assert_eq!(m.kind, Kind::Request);
+        assert_eq!(m.id, Some(json!(7)));
+        assert_eq!(m.tool_name(), Some("eks_get_pods"));
+        assert_eq!(m.tool_args(), Some(&json!({"namespace": "production"})));
+    }
+
+    #[test]
+    fn kinds() {
+        let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert_eq!(n.kind, Kind::Notification);
+        let r = inspect(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert_eq!(r.kind, Kind::Response);
+    }
+
+    #[test]
+    fn refuses_what_could_slip_past_the_policy() {
+        let cases: &[(&[u8], i64)] = &[
+            (b"not json", code::PARSE_ERROR),
+            (b"{\"jsonrpc\":\"2.0\"", code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#, code::PARSE_ERROR),
+            (br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}]"#, code::INVALID_REQUEST),
+            (br#""hello""#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"id":1,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":1,"method":5}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":1}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}"#, code::INVALID_PARAMS),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#, code::INVALID_PARAMS),
+            (br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":["x"]}}"#, code::INVALID_PARAMS),
+        ];
+        for (body, want) in cases {
+            let r = inspect(body).expect_err(std::str::from_utf8(body).unwrap());
+            assert_eq!(r.code, *want, "{}", String::from_utf8_lossy(body));
+            assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        }
+        // The id is carried into the error where the body parsed.
+        let r =
+            inspect(br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{}}"#).unwrap_err();
+        assert_eq!(r.id, Some(json!(9)));
+    }
+
+    #[test]
+    fn header_checks() {
+        let m = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"eks_get_pods"}}"#,
+        )
+        .unwrap();
+        let mut h = http::HeaderMap::new();
+        assert!(check_headers(&h, &m).is_ok());
+        h.insert("mcp-method", "tools/call".parse().unwrap());
+        h.insert("mcp-name", "eks_get_pods".parse().unwrap());
+        assert!(check_headers(&h, &m).is_ok());
+        h.insert("mcp-name", "=?base64?ZWtzX2dldF9wb2Rz?=".parse().unwrap());
+        assert!(check_headers(&h, &m).is_ok());
+        h.insert("mcp-name", "eks_delete_pod".parse().unwrap());
+        let r = check_headers(&h, &m).unwrap_err();
+        assert_eq!(r.code, code::HEADER_MISMATCH);
+        assert_eq!(r.id, Some(json!(1)));
+        h.insert("mcp-name", "eks_get_pods".parse().unwrap());
+        h.insert("mcp-method", "tools/list".parse().unwrap());
+        assert_eq!(
+            check_headers(&h, &m).unwrap_err().code,
+            code::HEADER_MISMATCH
+        );
+        h.insert("mcp-method", "tools/call".parse().unwrap());
+        h.append("mcp-method", "tools/call".parse().unwrap());
+        assert_eq!(
+            check_headers(&h, &m).unwrap_err().code,
+            code::HEADER_MISMATCH
+        );
+    }
+
+    #[test]
+    fn error_bodies_carry_the_id() {
+        let b = error_body(Some(&json!("abc")), code::FORBIDDEN, "no");
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(
+            v,
+            json!({"jsonrpc":"2.0","id":"abc","error":{"code":-32003,"message":"no"}})
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Agent keys: the keys file External Secrets writes, its parsing, and hot reload.
+//!
+//! The file is a JSON object whose values are `<sha256-hex-of-raw-key>:<role>/<user>`; member
+//! names are free (they are the SSM parameter names). The gateway holds only hashes. A reload
+//! that fails (broken, half-written, vanished or empty file) keeps the last good set: a key is
+//! revoked by a new file without it, never by a file that could not be read.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+
+/// Who a key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub role: Arc<str>,
+    pub user: Arc<str>,
+    /// First 8 hex characters of the key's hash: safe to log, enough to tell keys apart.
+    pub key_id: Arc<str>,
+    pub(crate) hash: [u8; 32],
+}
+
+/// One loaded generation of keys.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    by_hash: HashMap<[u8; 32], Arc<Identity>>,
+    /// SHA-256 of the file content it was parsed from (to skip no-op reloads).
+    digest: [u8; 32],
+}
+
+impl KeySet {
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Finds the identity of a raw (decoded) key. The key is hashed first, so the map lookup
+    /// only ever sees hashes; the final comparison of the stored and computed hash is constant
+    /// time.
+    pub fn lookup(&self, raw_key: &[u8]) -> Option<Arc<Identity>> {
+        let hash: [u8; 32] = Sha256::digest(raw_key).into();
+        let found = self.by_hash.get(&hash)?;
+        bool::from(found.hash.ct_eq(&hash)).then(|| found.clone())
+    }
+
+    /// Parses the keys file. All or nothing: one bad entry rejects the file, so a half-written
+    /// file can never replace a good set with part of itself.
+    pub fn parse(text: &str) -> Result<KeySet, String> {
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| "the keys file must be a JSON object".to_owned())?;
+        let mut by_hash = HashMap::with_capacity(obj.len());
+        for (name, entry) in obj {
+            let entry = entry
+                .as_str()
+                .ok_or_else(|| format!("`{name}`: value must be a string hash:role/user"))?;
+            let id = parse_entry(entry).map_err(|e| format!("`{name}`: {e}"))?;
+            if let Some(prev) = by_hash.insert(id.hash, Arc::new(id))
+                && by_hash[&prev.hash].as_ref() != prev.as_ref()
+            {
+                return Err(format!(
+                    "`{name}`: key {} is listed twice with different identities",
+                    prev.key_id
+                ));
+            }
+        }
+        if by_hash.is_empty() {
+            return Err("the keys file holds no keys (refusing to lock everyone out; revoke keys one by one)".into());
+        }
+        Ok(KeySet { by_hash, digest })
+    }
+}
+
+/// Parses one `<sha256-hex>:<role>/<user>` value.
+pub fn parse_entry(entry: &str) -> Result<Identity, String> {
+    let (hash_hex, who) = entry
+        .split_once(':')
+        .ok_or_else(|| "expected <sha256-hex>:<role>/<user>".to_owned())?;
+    let mut hash = [0u8; 32];
+    if hash_hex.len() != 64 || hex::decode_to_slice(hash_hex, &mut hash).is_err() {
+        return Err("the hash must be 64 hex characters (SHA-256 of the raw key)".into());
+    }
+    let (role, user) = who
+        .split_once('/')
+        .ok_or_else(|| "expected <role>/<user> after the hash".to_owned())?;
+    let ok = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !ok(role) || !ok(user) {
+        return Err("role and user must be non-empty and contain no spaces".into());
+    }
+    Ok(Identity {
+        role: role.into(),
+        user: user.into(),
+        key_id: hex::encode(&hash[..4]).into(),
+        hash,
+    })
+}
+
+/// The hex SHA-256 of a raw key, as stored in the keys file.
+pub fn hash_hex(raw_key: &[u8]) -> String {
+    hex::encode(Sha256::digest(raw_key))
+}
+
+/// The current key set, swapped atomically on reload.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    path: PathBuf,
+    current: Arc<ArcSwap<KeySet>>,
+    metrics: Metrics,
+}
+
+impl KeyStore {
+    /// Loads the file once. A missing or broken file at start is logged and counted; the
+    /// gateway then serves with no keys (every call is 401, `/readyz` says why) until a good
+    /// file appears, rather than crash-looping.
+    pub fn open(path: &Path, metrics: Metrics) -> Self {
+        let store = Self {
+            path: path.to_owned(),
+            current: Arc::new(ArcSwap::from_pointee(KeySet::default())),
+            metrics,
+        };
+        if let Err(e) = store.reload() {
+            tracing::error!(path = %path.display(), error = %e, "no keys loaded at start");
+        }
+        store
+    }
+
+    pub fn current(&self) -> arc_swap::Guard<Arc<KeySet>> {
+        self.current.load()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Re-reads the file. On success the new set replaces the old one atomically and the count
+    /// of keys is returned; on failure the old set stays and the error is counted.
+    pub fn reload(&self) -> Result<usize> {
+        let result = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|text| {
+                let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+                if digest == self.current.load().digest && !self.current.load().is_empty() {
+                    return Ok(None);
+                }
+                KeySet::parse(&text).map(Some)
+            });
+        match result {
+            Ok(None) => Ok(self.current.load().len()),
+            Ok(Some(set)) => {
+                let n = set.len();
+                self.current.store(Arc::new(set));
+                self.metrics.keys_loaded.set(n as i64);
+                self.metrics.key_reloads.inc();
+                tracing::info!(path = %self.path.display(), keys = n, "keys loaded");
+                Ok(n)
+            }
+            Err(reason) => {
+                self.metrics.key_reload_errors.inc();
+                tracing::error!(
+                    path = %self.path.display(),
+                    error = %reason,
+                    keys_kept = self.current.load().len(),
+                    "keys file rejected, keeping the last good set"
+                );
+                Err(Error::Keys {
+                    path: self.path.clone(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Watches the file's directory (Kubernetes updates a mounted Secret by swapping a symlink,
+    /// which a watch on the file itself would miss) and reloads on any change there, plus a
+    /// periodic re-read as a safety net for missed events. Runs until the returned guard drops.
+    pub fn watch(&self, poll: Duration) -> Result<WatchGuard> {
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok() {
+                    // A full channel already means "reload pending".
+                    let _ = tx.try_send(());
+                }
+            })
+            .map_err(|e| Error::Watch {
+                path: dir.clone(),
+                source: Box::new(e),
+            })?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|e| Error::Watch {
+                path: dir.clone(),
+                source: Box::new(e),
+            })?;
+        let store = self.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poll);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    got = rx.recv() => {
+                        if got.is_none() { break; }
+                        // Let a burst of events (write + rename + chmod) settle.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        while rx.try_recv().is_ok() {}
+                    }
+                    _ = tick.tick() => {}
+                }
+                let store = store.clone();
+                let _ = tokio::task::spawn_blocking(move || store.reload()).await;
+            }
+        });
+        Ok(WatchGuard {
+            _watcher: watcher,
+            task,
+        })
+    }
+}
+
+/// Keeps the key watcher alive.
+#[derive(Debug)]
+pub struct WatchGuard {
+    _watcher: notify::RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(raw: &[u8], who: &str) -> String {
+        format!("{}:{who}", hash_hex(raw))
+    }
+
+    #[test]
+    fn parses_and_looks_up() {
+        let text = serde_json::json!({
+            "/mcp-gateway/keys/agent": entry(b"k1", "dev-readonly/incident-agent-01"),
+            "/mcp-gateway/keys/ops": entry(b"k2", "devops-full/alice"),
+        })
+        .to_string();
+        let set = KeySet::parse(&text).unwrap();
+        assert_eq!(set.len(), 2);
+        let id = set.lookup(b"k1").unwrap();
+        assert_eq!(&*id.role, "dev-readonly");
+        assert_eq!(&*id.user, "incident-agent-01");
+        assert_eq!(&*id.key_id, &hash_hex(b"k1")[..8]);
+        assert!(set.lookup(b"k3").is_none());
+    }
+
+    #[test]
+    fn rejects_bad_files_whole() {
+        let good = entry(b"k1", "r/u");
+        for bad in [
+            "".to_owned(),
+            "{".to_owned(),
+            "[]".to_owned(),
+            "{}".to_owned(),
+            serde_json::json!({"a": good, "b": 5}).to_string(),
+            serde_json::json!({"a": good, "b": "abc:r/u"}).to_string(),
+            serde_json::json!({"a": good, "b": format!("{}:r", hash_hex(b"x"))}).to_string(),
+            serde_json::json!({"a": good, "b": format!("{}:/u", hash_hex(b"x"))}).to_string(),
+            serde_json::json!({"a": good, "b": entry(b"k1", "other/u")}).to_string(),
+        ] {
+            assert!(KeySet::parse(&bad).is_err(), "{bad}");
+        }
+        // The same key listed twice with the same identity is harmless.
+        let same = serde_json::json!({"a": good, "b": good}).to_string();
+        assert_eq!(KeySet::parse(&same).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn reload_keeps_last_good_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let metrics = Metrics::new();
+        std::fs::write(
+            &path,
+            serde_json::json!({"a": entry(b"k1", "r/u")}).to_string(),
+        )
+        .unwrap();
+        let store = KeyStore::open(&path, metrics.clone());
+        assert!(store.current().lookup(b"k1").is_some());
+
+        std::fs::write(&path, "{\"a\": \"half").unwrap();
+        assert!(store.reload().is_err());
+        assert!(store.current().lookup(b"k1").is_some());
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(store.reload().is_err());
+        assert!(store.current().lookup(b"k1").is_some());
+
+        std::fs::write(
+            &path,
+            serde_json::json!({"b": entry(b"k2", "r/v")}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(store.reload().unwrap(), 1);
+        assert!(store.current().lookup(b"k1").is_none());
+        assert!(store.current().lookup(b"k2").is_some());
+        assert_eq!(metrics.key_reload_errors.get(), 2);
+        assert_eq!(metrics.keys_loaded.get(), 1);
+    }
+
+    #[test]
+    fn missing_file_at_start_serves_no_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(&dir.path().join("absent.json"), Metrics::new());
+        assert!(store.current().is_empty());
+    }
+}

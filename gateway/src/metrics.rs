@@ -1,0 +1,169 @@
+//! The gateway's Prometheus metrics.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use mcp_common::metrics::latency_histogram;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub backend: String,
+    /// `mcp_tool_call` or `mcp_request`.
+    pub kind: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolLabels {
+    pub backend: String,
+    pub tool: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamErrorLabels {
+    pub backend: String,
+    /// `connect`, `timeout`, `stream`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    pub key_id: String,
+    pub role: String,
+}
+
+/// Distinct tool label values kept per process; further names are counted as `_other` so an
+/// agent calling made-up tool names cannot grow the series without bound.
+const MAX_TOOL_LABELS: usize = 1024;
+
+/// All gateway metrics. Cloning shares the series.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub tool_calls: Family<ToolLabels, Counter>,
+    pub duration: Family<BackendLabels, Histogram>,
+    pub in_flight: Gauge,
+    pub keys_loaded: Gauge,
+    pub key_reloads: Counter,
+    pub key_reload_errors: Counter,
+    pub key_requests: Family<KeyLabels, Counter>,
+    pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    pub audit_lines: Counter,
+    pub audit_write_errors: Counter,
+    tool_names: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("mcp_gateway");
+        let m = Self {
+            registry: Arc::default(),
+            requests: Family::default(),
+            tool_calls: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            in_flight: Gauge::default(),
+            keys_loaded: Gauge::default(),
+            key_reloads: Counter::default(),
+            key_reload_errors: Counter::default(),
+            key_requests: Family::default(),
+            upstream_errors: Family::default(),
+            audit_lines: Counter::default(),
+            audit_write_errors: Counter::default(),
+            tool_names: Arc::default(),
+        };
+        r.register(
+            "requests",
+            "MCP requests by backend, kind and outcome",
+            m.requests.clone(),
+        );
+        r.register(
+            "tool_calls",
+            "tools/call requests by backend, tool and outcome",
+            m.tool_calls.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "MCP request duration to the end of the response stream",
+            m.duration.clone(),
+        );
+        r.register(
+            "in_flight_requests",
+            "MCP requests in flight",
+            m.in_flight.clone(),
+        );
+        r.register(
+            "keys_loaded",
+            "Keys in the current key set",
+            m.keys_loaded.clone(),
+        );
+        r.register(
+            "key_reloads",
+            "Successful key file reloads",
+            m.key_reloads.clone(),
+        );
+        r.register(
+            "key_reload_errors",
+            "Key file reloads rejected (last good set kept)",
+            m.key_reload_errors.clone(),
+        );
+        r.register(
+            "key_requests",
+            "Authenticated requests by key id",
+            m.key_requests.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Failures reaching a backend, by kind",
+            m.upstream_errors.clone(),
+        );
+        r.register("audit_lines", "Audit lines written", m.audit_lines.clone());
+        r.register(
+            "audit_write_errors",
+            "Audit lines that could not be written to stdout (they go to stderr)",
+            m.audit_write_errors.clone(),
+        );
+        *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
+        m
+    }
+
+    /// The tool label for a call: the name itself while the set of names seen stays small.
+    pub fn tool_label(&self, backend: &str, tool: &str) -> String {
+        let mut seen = self.tool_names.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (backend.to_owned(), tool.to_owned());
+        if seen.contains(&key) {
+            return tool.to_owned();
+        }
+        if seen.len() < MAX_TOOL_LABELS {
+            seen.insert(key);
+            return tool.to_owned();
+        }
+        "_other".to_owned()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}

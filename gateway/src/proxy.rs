@@ -1,0 +1,411 @@
+//! Forwarding to a backend: the upstream client, header rules, and the response body that is
+//! streamed through (observed, and for narrowed roles filtered) without buffering.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use crate::audit::outcome;
+use crate::config::ToolAccess;
+use crate::policy;
+use crate::request::AuditGuard;
+use crate::sse;
+
+/// The upstream HTTP client (pooled keep-alive connections per backend).
+pub type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
+
+pub fn client(connect_timeout: Duration) -> UpstreamClient {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(http)
+}
+
+/// Request headers a backend receives; everything else (Authorization, Cookie, X-Forwarded-*,
+/// Host, hop-by-hop headers, ...) is dropped.
+const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "content-type",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "traceparent",
+    "tracestate",
+];
+const FORWARDED_REQUEST_PREFIX: &str = "mcp-param-";
+
+/// Copies the allow-listed request headers.
+pub fn forward_request_headers(src: &HeaderMap, dst: &mut HeaderMap) {
+    for (name, value) in src {
+        let n = name.as_str();
+        if FORWARDED_REQUEST_HEADERS.contains(&n) || n.starts_with(FORWARDED_REQUEST_PREFIX) {
+            dst.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Response headers that never pass (hop-by-hop per RFC 9110 §7.6.1, and cookies: the gateway,
+/// not the backend, is the client's origin).
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "set-cookie",
+];
+
+/// Strips hop-by-hop headers (including those a `Connection` header names) from a response.
+pub fn clean_response_headers(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in DROPPED_RESPONSE_HEADERS {
+        headers.remove(*n);
+    }
+}
+
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|m| m.eq_ignore_ascii_case("text/event-stream"))
+}
+
+pub fn is_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+}
+
+fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(v.split(';').next().unwrap_or(v).trim())
+}
+
+/// Why a backend could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamFailure {
+    /// Refused, unresolvable, reset before an answer: 502.
+    Unreachable,
+    /// No connection or no response headers in time: 504.
+    Timeout,
+}
+
+impl UpstreamFailure {
+    pub fn metric_kind(self) -> &'static str {
+        match self {
+            UpstreamFailure::Unreachable => "connect",
+            UpstreamFailure::Timeout => "timeout",
+        }
+    }
+}
+
+/// Classifies a client error: a connect timeout is a timeout, anything else unreachable.
+pub fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamFailure {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return UpstreamFailure::Timeout;
+        }
+        if s.to_string().contains("timed out") {
+            return UpstreamFailure::Timeout;
+        }
+        source = s.source();
+    }
+    UpstreamFailure::Unreachable
+}
+
+/// The full error chain as one line, for logs and the audit `error` field.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Sets `X-Accel-Buffering: no` on event streams, so an nginx in front does not hold events.
+pub fn mark_unbuffered(headers: &mut HeaderMap) {
+    if is_event_stream(headers) {
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+}
+
+/// What the response body does besides passing bytes through.
+#[derive(Debug)]
+pub enum Tap {
+    /// Pass through; the outcome comes from the HTTP status.
+    None,
+    /// A `tools/call` answer: watch for the JSON-RPC response to learn the tool's outcome.
+    ToolOutcome(OutcomeObserver),
+    /// A `tools/list` answer streamed as SSE for a narrowed role: rewrite each event.
+    FilterSse {
+        parser: sse::Parser,
+        access: Arc<ToolAccess>,
+    },
+}
+
+/// Watches a `tools/call` response for the JSON-RPC result.
+#[derive(Debug)]
+pub struct OutcomeObserver {
+    sse: Option<sse::Parser>,
+    json: Vec<u8>,
+    cap: usize,
+    overflow: bool,
+    id: Option<Value>,
+    pub verdict: Option<(&'static str, Option<String>)>,
+}
+
+impl OutcomeObserver {
+    pub fn new(event_stream: bool, id: Option<Value>, cap: usize) -> Self {
+        Self {
+            sse: event_stream.then(|| sse::Parser::new(cap)),
+            json: Vec::new(),
+            cap,
+            overflow: false,
+            id,
+            verdict: None,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if self.verdict.is_some() {
+            return;
+        }
+        match &mut self.sse {
+            Some(parser) => {
+                for ev in parser.push(data) {
+                    if let Some(d) = ev.data {
+                        self.check(d.as_bytes());
+                    }
+                }
+            }
+            None if !self.overflow => {
+                if self.json.len() + data.len() > self.cap {
+                    self.overflow = true;
+                    self.json = Vec::new();
+                } else {
+                    self.json.extend_from_slice(data);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.verdict.is_none() && self.sse.is_none() && !self.overflow {
+            let json = std::mem::take(&mut self.json);
+            self.check(&json);
+        }
+    }
+
+    fn check(&mut self, data: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if !(v.get("result").is_some() || v.get("error").is_some()) {
+            return;
+        }
+        if self.id.is_some() && v.get("id") != self.id.as_ref() {
+            return;
+        }
+        self.verdict = Some(policy::tool_outcome(&v));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body as the client receives it: frames pass through as they arrive; the
+    /// audit line is written when the stream ends, fails, or the client goes away.
+    pub struct Tapped<B> {
+        #[pin]
+        inner: B,
+        tap: Tap,
+        guard: AuditGuard,
+        status: u16,
+        ended: bool,
+    }
+}
+
+impl<B> Tapped<B> {
+    pub fn new(inner: B, tap: Tap, guard: AuditGuard, status: u16) -> Self {
+        Self {
+            inner,
+            tap,
+            guard,
+            status,
+            ended: false,
+        }
+    }
+}
+
+/// Error type of the body handed to axum.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<B> Body for Tapped<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let mut this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        loop {
+            match ready!(this.inner.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    let Some(data) = frame.data_ref() else {
+                        return Poll::Ready(Some(Ok(frame)));
+                    };
+                    match this.tap {
+                        Tap::None => {
+                            this.guard.add_bytes(data.len());
+                            return Poll::Ready(Some(Ok(frame)));
+                        }
+                        Tap::ToolOutcome(obs) => {
+                            obs.feed(data);
+                            this.guard.add_bytes(data.len());
+                            return Poll::Ready(Some(Ok(frame)));
+                        }
+                        Tap::FilterSse { parser, access } => {
+                            let events = parser.push(data);
+                            if parser.overflowed() {
+                                // Fail closed: never pass an answer the policy could not read.
+                                *this.ended = true;
+                                this.guard.finish(
+                                    *this.status,
+                                    outcome::UPSTREAM_ERROR,
+                                    Some("tools/list event too large to filter; stream cut".into()),
+                                );
+                                return Poll::Ready(Some(Err(
+                                    "tools/list event too large to filter".into(),
+                                )));
+                            }
+                            if events.is_empty() {
+                                continue;
+                            }
+                            let out = filter_events(events, access);
+                            this.guard.add_bytes(out.len());
+                            return Poll::Ready(Some(Ok(Frame::data(out))));
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    *this.ended = true;
+                    let e: BoxError = e.into();
+                    this.guard.finish(
+                        *this.status,
+                        outcome::UPSTREAM_ERROR,
+                        Some(format!(
+                            "response stream failed: {}",
+                            error_chain(e.as_ref())
+                        )),
+                    );
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    *this.ended = true;
+                    let (verdict, error) = match this.tap {
+                        Tap::ToolOutcome(obs) => {
+                            obs.finish();
+                            obs.verdict.take().unwrap_or((outcome::OK, None))
+                        }
+                        _ => (outcome::OK, None),
+                    };
+                    // An unterminated last SSE event is passed on as it came (filtered mode
+                    // cannot parse it, so it is dropped with the reason logged).
+                    if let Tap::FilterSse { parser, .. } = this.tap {
+                        let rest = parser.take_rest();
+                        if !rest.is_empty() {
+                            tracing::warn!(
+                                bytes = rest.len(),
+                                "dropping an unterminated SSE event from a filtered tools/list"
+                            );
+                        }
+                    }
+                    let verdict = if *this.status >= 400 {
+                        outcome::UPSTREAM_ERROR
+                    } else {
+                        verdict
+                    };
+                    this.guard.finish(*this.status, verdict, error);
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.tap {
+            Tap::FilterSse { .. } => SizeHint::default(),
+            _ => self.inner.size_hint(),
+        }
+    }
+}
+
+fn filter_events(events: Vec<sse::Event>, access: &ToolAccess) -> Bytes {
+    let mut out = Vec::new();
+    for ev in events {
+        match ev.data.as_deref() {
+            None | Some("") => out.extend_from_slice(&ev.raw),
+            Some(d) => match serde_json::from_str::<Value>(d) {
+                // Re-rendered from the parsed value, so the client reads exactly what was
+                // filtered.
+                Ok(mut v) => {
+                    if policy::filter_tools_list(&mut v, access) {
+                        out.extend_from_slice(&sse::render(&ev, &v.to_string()));
+                    } else {
+                        out.extend_from_slice(&ev.raw);
+                    }
+                }
+                Err(e) => {
+                    // Fail closed: what the gateway cannot read, it does not pass to a
+                    // narrowed role.
+                    tracing::warn!(error = %e, "dropping an unparseable SSE event from a filtered tools/list");
+                }
+            },
+        }
+    }
+    Bytes::from(out)
+}

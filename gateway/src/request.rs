@@ -1,0 +1,607 @@
+//! One MCP request through the gateway, top to bottom:
+//! authenticate -> find the backend -> read the message -> authorize -> proxy -> audit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::app::Gateway;
+use crate::audit::{self, Record, outcome};
+use crate::auth;
+use crate::config::ToolAccess;
+use crate::jsonrpc::{self, Kind, Message, Reject, code};
+use crate::keys::Identity;
+use crate::metrics::{BackendLabels, KeyLabels, RequestLabels, ToolLabels};
+use crate::policy;
+use crate::proxy::{self, OutcomeObserver, Tap, Tapped};
+use crate::sessions;
+
+/// Largest `tools/call` answer inspected for its outcome; larger answers pass untouched and
+/// count as `ok` unless the status says otherwise.
+const MAX_OBSERVED_BYTES: usize = 4 * 1024 * 1024;
+/// Longest backend segment copied into an audit line.
+const MAX_AUDITED_BACKEND: usize = 128;
+
+/// `POST|GET|DELETE /mcp/{backend}/mcp`.
+pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let segment = backend_segment(parts.uri.path()).unwrap_or_default();
+    let mut guard = AuditGuard::start(&gw, segment, &parts);
+
+    // Authenticate.
+    let identity = {
+        let keys = gw.keys.current();
+        match auth::authenticate(&parts.headers, &keys) {
+            Ok(id) => id,
+            Err(e) => return unauthenticated(guard, e),
+        }
+    };
+    guard.identify(&identity);
+    gw.metrics
+        .key_requests
+        .get_or_create(&KeyLabels {
+            key_id: identity.key_id.to_string(),
+            role: identity.role.to_string(),
+        })
+        .inc();
+
+    // Find the backend.
+    let Some(backend) = gw.config.backends.get(segment) else {
+        let msg = format!("unknown backend `{}`", guard.backend());
+        return guard.reject(
+            Reject::new(StatusCode::NOT_FOUND, code::NOT_FOUND, msg),
+            outcome::DENIED,
+        );
+    };
+    guard.known_backend();
+    if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
+        let mut r = guard.reject(
+            Reject::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                code::METHOD_NOT_ALLOWED,
+                "use POST, GET or DELETE",
+            ),
+            outcome::DENIED,
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+        return r;
+    }
+
+    // Read the message (POST carries one; GET and DELETE carry none).
+    let (body, message) = if parts.method == Method::POST {
+        let bytes = match read_body(&parts.headers, body, gw.config.limits.max_body_bytes).await {
+            Ok(b) => b,
+            Err(r) => return guard.reject(r, outcome::DENIED),
+        };
+        match jsonrpc::inspect(&bytes) {
+            Ok(m) => {
+                guard.message(&m, gw.config.audit.max_args_bytes);
+                (bytes, Some(m))
+            }
+            Err(r) => return guard.reject(r, outcome::DENIED),
+        }
+    } else {
+        (Bytes::new(), None)
+    };
+    let id = message.as_ref().and_then(|m| m.id.clone());
+
+    // Authorize: the role must reach the backend, and the tool.
+    let Some(access) = policy::access(&gw.config, &identity.role, segment) else {
+        return guard.reject(
+            Reject::new(
+                StatusCode::FORBIDDEN,
+                code::FORBIDDEN,
+                format!("role `{}` may not use backend `{segment}`", identity.role),
+            )
+            .with_id(id),
+            outcome::DENIED,
+        );
+    };
+    if let Some(tool) = message.as_ref().and_then(Message::tool_name)
+        && !access.allows(tool)
+    {
+        return guard.reject(
+            Reject::new(
+                StatusCode::FORBIDDEN,
+                code::FORBIDDEN,
+                format!(
+                    "role `{}` may not call tool `{tool}` on backend `{segment}`",
+                    identity.role
+                ),
+            )
+            .with_id(id),
+            outcome::DENIED,
+        );
+    }
+    if let Some(m) = &message
+        && let Err(r) = jsonrpc::check_headers(&parts.headers, m)
+    {
+        return guard.reject(r, outcome::DENIED);
+    }
+    let upstream_session = match parts.headers.get("mcp-session-id") {
+        None => None,
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .and_then(|s| sessions::unbind(&identity.hash, segment, s))
+        {
+            Some(s) => Some(s),
+            None => {
+                return guard.reject(
+                    Reject::new(
+                        StatusCode::NOT_FOUND,
+                        code::NOT_FOUND,
+                        "session not found; initialize a new session",
+                    )
+                    .with_id(id),
+                    outcome::DENIED,
+                );
+            }
+        },
+    };
+
+    // Proxy.
+    let mut upstream = http::Request::new(Full::new(body));
+    *upstream.method_mut() = parts.method.clone();
+    *upstream.uri_mut() = upstream_uri(&backend.url, parts.uri.query());
+    proxy::forward_request_headers(&parts.headers, upstream.headers_mut());
+    if let Some(sid) = upstream_session
+        && let Ok(v) = HeaderValue::from_str(&sid)
+    {
+        upstream.headers_mut().insert("mcp-session-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(guard.request_id()) {
+        upstream.headers_mut().insert("x-request-id", v);
+    }
+    let first_byte = gw.config.limits.first_byte_timeout;
+    let response = match tokio::time::timeout(first_byte, gw.client.request(upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let failure = proxy::classify(&e);
+            return upstream_failure(&gw, guard, segment, failure, proxy::error_chain(&e), id);
+        }
+        Err(_) => {
+            let why = format!("no response headers within {}s", first_byte.as_secs_f64());
+            return upstream_failure(
+                &gw,
+                guard,
+                segment,
+                proxy::UpstreamFailure::Timeout,
+                why,
+                id,
+            );
+        }
+    };
+
+    // Answer: pass through, observed; filtered for a narrowed role's tools/list.
+    let (mut rparts, rbody) = response.into_parts();
+    proxy::clean_response_headers(&mut rparts.headers);
+    proxy::mark_unbuffered(&mut rparts.headers);
+    if let Some(sid) = rparts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        let bound = sessions::bind(&identity.hash, segment, sid);
+        match HeaderValue::from_str(&bound) {
+            Ok(v) => {
+                rparts.headers.insert("mcp-session-id", v);
+            }
+            Err(_) => {
+                rparts.headers.remove("mcp-session-id");
+            }
+        }
+    }
+    let status = rparts.status.as_u16();
+    guard.status(status);
+    let method = message.as_ref().and_then(|m| m.method.as_deref());
+    let narrowed_list =
+        access.is_narrowed() && method == Some("tools/list") && rparts.status.is_success();
+    if narrowed_list && !proxy::is_event_stream(&rparts.headers) {
+        return filtered_json_list(&gw, guard, rparts, rbody, access, id).await;
+    }
+    let tap = if narrowed_list {
+        Tap::FilterSse {
+            parser: crate::sse::Parser::new(gw.config.limits.max_list_bytes),
+            access: Arc::new(access.clone()),
+        }
+    } else if method == Some("tools/call") {
+        Tap::ToolOutcome(OutcomeObserver::new(
+            proxy::is_event_stream(&rparts.headers),
+            id,
+            MAX_OBSERVED_BYTES,
+        ))
+    } else {
+        Tap::None
+    };
+    if narrowed_list {
+        rparts.headers.remove(header::CONTENT_LENGTH);
+    }
+    Response::from_parts(rparts, Body::new(Tapped::new(rbody, tap, guard, status)))
+}
+
+/// Any other path under `/mcp`: 401 for an unauthenticated caller, else 404; audited either way.
+pub async fn unknown_route(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let path = parts.uri.path();
+    if !(path == "/mcp" || path.starts_with("/mcp/")) {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response_plain();
+    }
+    let mut guard = AuditGuard::start(&gw, "", &parts);
+    let identity = {
+        let keys = gw.keys.current();
+        match auth::authenticate(&parts.headers, &keys) {
+            Ok(id) => id,
+            Err(e) => return unauthenticated(guard, e),
+        }
+    };
+    guard.identify(&identity);
+    guard.reject(
+        Reject::new(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            "no such route; use /mcp/<backend>/mcp",
+        ),
+        outcome::DENIED,
+    )
+}
+
+trait PlainResponse {
+    fn into_response_plain(self) -> Response;
+}
+
+impl PlainResponse for (StatusCode, &'static str) {
+    fn into_response_plain(self) -> Response {
+        let mut r = Response::new(Body::from(self.1));
+        *r.status_mut() = self.0;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    }
+}
+
+/// The `{backend}` segment of `/mcp/{backend}/mcp`, exactly as sent (not percent-decoded: a
+/// valid backend name never needs encoding, so an encoded one is simply unknown).
+fn backend_segment(path: &str) -> Option<&str> {
+    path.strip_prefix("/mcp/")?.strip_suffix("/mcp")
+}
+
+fn upstream_uri(base: &http::Uri, query: Option<&str>) -> http::Uri {
+    match query {
+        None => base.clone(),
+        Some(q) => {
+            let mut parts = base.clone().into_parts();
+            let path = parts.path_and_query.as_ref().map_or("/", |p| p.path());
+            parts.path_and_query = format!("{path}?{q}").parse().ok();
+            http::Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
+        }
+    }
+}
+
+async fn read_body(headers: &http::HeaderMap, body: Body, max: usize) -> Result<Bytes, Reject> {
+    let too_large = || {
+        Reject::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::TOO_LARGE,
+            format!("request body larger than {max} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(Reject::new(
+            StatusCode::BAD_REQUEST,
+            code::PARSE_ERROR,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+fn unauthenticated(guard: AuditGuard, e: auth::AuthError) -> Response {
+    let mut r = guard.reject_with_reason(
+        Reject::new(
+            StatusCode::UNAUTHORIZED,
+            code::UNAUTHORIZED,
+            "missing or invalid API key",
+        ),
+        outcome::UNAUTHENTICATED,
+        e.reason().to_owned(),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"mcp-gateway\""),
+    );
+    r
+}
+
+fn upstream_failure(
+    gw: &Gateway,
+    guard: AuditGuard,
+    backend: &str,
+    failure: proxy::UpstreamFailure,
+    why: String,
+    id: Option<serde_json::Value>,
+) -> Response {
+    gw.metrics
+        .upstream_errors
+        .get_or_create(&crate::metrics::UpstreamErrorLabels {
+            backend: backend.to_owned(),
+            kind: failure.metric_kind(),
+        })
+        .inc();
+    tracing::warn!(backend, error = %why, "backend unavailable");
+    let (status, code, msg) = match failure {
+        proxy::UpstreamFailure::Unreachable => (
+            StatusCode::BAD_GATEWAY,
+            code::BAD_GATEWAY,
+            format!("backend `{backend}` is unreachable"),
+        ),
+        proxy::UpstreamFailure::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            code::GATEWAY_TIMEOUT,
+            format!("backend `{backend}` did not answer in time"),
+        ),
+    };
+    guard.reject_with_reason(
+        Reject::new(status, code, msg).with_id(id),
+        outcome::UPSTREAM_ERROR,
+        why,
+    )
+}
+
+async fn filtered_json_list(
+    gw: &Gateway,
+    mut guard: AuditGuard,
+    mut parts: http::response::Parts,
+    body: hyper::body::Incoming,
+    access: &ToolAccess,
+    id: Option<serde_json::Value>,
+) -> Response {
+    let max = gw.config.limits.max_list_bytes;
+    let bytes = match Limited::new(body, max).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            let why = format!("could not read tools/list answer (limit {max} bytes): {e}");
+            return guard.reject_with_reason(
+                Reject::new(
+                    StatusCode::BAD_GATEWAY,
+                    code::BAD_GATEWAY,
+                    "backend's tools/list answer could not be filtered",
+                )
+                .with_id(id),
+                outcome::UPSTREAM_ERROR,
+                why,
+            );
+        }
+    };
+    let filtered = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|mut v| policy::filter_tools_list(&mut v, access).then(|| v.to_string()));
+    let Some(filtered) = filtered else {
+        // Fail closed: an answer the gateway cannot read does not reach a narrowed role.
+        return guard.reject_with_reason(
+            Reject::new(
+                StatusCode::BAD_GATEWAY,
+                code::BAD_GATEWAY,
+                "backend's tools/list answer could not be filtered",
+            )
+            .with_id(id),
+            outcome::UPSTREAM_ERROR,
+            "tools/list answer was not a JSON-RPC tools result".into(),
+        );
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let status = parts.status.as_u16();
+    guard.status(status);
+    Response::from_parts(
+        parts,
+        Body::new(Tapped::new(
+            Full::new(Bytes::from(filtered)),
+            Tap::None,
+            guard,
+            status,
+        )),
+    )
+}
+
+/// Collects the audit record of one request and writes it exactly once: when the response
+/// stream ends, fails, or is dropped (client gone).
+#[derive(Debug)]
+pub struct AuditGuard {
+    pending: Option<Box<Pending>>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    record: Record,
+    started: Instant,
+    gw: Arc<Gateway>,
+    backend_label: String,
+}
+
+impl AuditGuard {
+    fn start(gw: &Arc<Gateway>, backend: &str, parts: &http::request::Parts) -> Self {
+        gw.metrics.in_flight.inc();
+        let (backend, _) = mcp_common::output::cut_str(backend, MAX_AUDITED_BACKEND);
+        let record = Record {
+            kind: audit::KIND_REQUEST,
+            ts: audit::now_ts(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            backend: backend.to_owned(),
+            http_method: parts.method.to_string(),
+            protocol_version: parts
+                .headers
+                .get("mcp-protocol-version")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| mcp_common::output::cut_str(v, 32).0.to_owned()),
+            client_addr: parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.to_string()),
+            outcome: outcome::OK,
+            ..Default::default()
+        };
+        Self {
+            pending: Some(Box::new(Pending {
+                record,
+                started: Instant::now(),
+                gw: gw.clone(),
+                backend_label: "_unknown".into(),
+            })),
+        }
+    }
+
+    fn request_id(&self) -> &str {
+        self.pending
+            .as_ref()
+            .map_or("", |p| p.record.request_id.as_str())
+    }
+
+    fn backend(&self) -> &str {
+        self.pending
+            .as_ref()
+            .map_or("", |p| p.record.backend.as_str())
+    }
+
+    fn identify(&mut self, id: &Identity) {
+        if let Some(p) = &mut self.pending {
+            p.record.user = Some(id.user.to_string());
+            p.record.role = Some(id.role.to_string());
+            p.record.key_id = Some(id.key_id.to_string());
+        }
+    }
+
+    fn known_backend(&mut self) {
+        if let Some(p) = &mut self.pending {
+            p.backend_label = p.record.backend.clone();
+        }
+    }
+
+    fn message(&mut self, m: &Message, max_args: usize) {
+        let Some(p) = &mut self.pending else { return };
+        p.record.method = m
+            .method
+            .clone()
+            .or_else(|| (m.kind == Kind::Response).then(|| "response".to_owned()));
+        p.record.jsonrpc_id = m.id.clone();
+        if let Some(tool) = m.tool_name() {
+            p.record.kind = audit::KIND_TOOL_CALL;
+            p.record.tool_name = Some(mcp_common::output::cut_str(tool, 256).0.to_owned());
+            let mut args = m.tool_args().cloned().unwrap_or(serde_json::Value::Null);
+            mcp_common::redact::redact_json(&mut args);
+            p.record.tool_args = Some(mcp_common::output::bound_json(args, max_args).0);
+        }
+    }
+
+    fn status(&mut self, status: u16) {
+        if let Some(p) = &mut self.pending {
+            p.record.http_status = status;
+        }
+    }
+
+    pub(crate) fn add_bytes(&mut self, n: usize) {
+        if let Some(p) = &mut self.pending {
+            p.record.response_bytes += n as u64;
+        }
+    }
+
+    fn reject(self, r: Reject, outcome: &'static str) -> Response {
+        let reason = r.message.clone();
+        self.reject_with_reason(r, outcome, reason)
+    }
+
+    fn reject_with_reason(mut self, r: Reject, outcome: &'static str, reason: String) -> Response {
+        let body = jsonrpc::error_body(r.id.as_ref(), r.code, &r.message);
+        self.add_bytes(body.len());
+        self.finish(r.status.as_u16(), outcome, Some(reason));
+        let mut resp = Response::new(Body::from(body));
+        *resp.status_mut() = r.status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    }
+
+    /// Writes the audit line and the metrics. Later calls do nothing.
+    pub(crate) fn finish(&mut self, status: u16, outcome: &'static str, error: Option<String>) {
+        let Some(p) = self.pending.take() else { return };
+        let Pending {
+            mut record,
+            started,
+            gw,
+            backend_label,
+        } = *p;
+        let elapsed = started.elapsed();
+        record.http_status = status;
+        record.outcome = outcome;
+        record.error = error;
+        record.duration_ms = elapsed.as_millis() as u64;
+        let m = &gw.metrics;
+        m.in_flight.dec();
+        m.requests
+            .get_or_create(&RequestLabels {
+                backend: backend_label.clone(),
+                kind: record.kind,
+                outcome,
+            })
+            .inc();
+        if let Some(tool) = &record.tool_name {
+            m.tool_calls
+                .get_or_create(&ToolLabels {
+                    backend: backend_label.clone(),
+                    tool: m.tool_label(&backend_label, tool),
+                    outcome,
+                })
+                .inc();
+        }
+        m.duration
+            .get_or_create(&BackendLabels {
+                backend: backend_label,
+            })
+            .observe(elapsed.as_secs_f64());
+        gw.audit.write(&record);
+    }
+}
+
+impl Drop for AuditGuard {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pending {
+            // 499: the client closed the request (nginx's convention) before any answer.
+            let status = match p.record.http_status {
+                0 => 499,
+                s => s,
+            };
+            self.finish(
+                status,
+                outcome::OK,
+                Some("client closed the connection before the response ended".into()),
+            );
+        }
+    }
+}
