@@ -2,7 +2,7 @@
 //!
 //! Logs go to stderr as JSON lines (one object per event), so that stdout stays free for data
 //! that must not mix with logs (the gateway's audit stream). `RUST_LOG` sets the filter
-//! (default `info`); `LOG_FORMAT=text` switches to human-readable lines for local runs.
+//! (default `info,rmcp=warn`: the SDK logs every stateless request at info); `LOG_FORMAT=text` switches to human-readable lines for local runs.
 
 use std::sync::Once;
 
@@ -13,7 +13,8 @@ static INIT: Once = Once::new();
 /// Installs the global tracing subscriber once; later calls are no-ops (tests call it freely).
 pub fn init_logging() {
     INIT.call_once(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
         let text = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("text"));
         let result = if text {
             fmt()

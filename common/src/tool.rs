@@ -77,6 +77,25 @@ impl IntoCallToolResult for ToolError {
     }
 }
 
+/// The tool router a deployment serves: read tools always, write tools only with `--access rw`.
+///
+/// Backends declare their tools in two `#[tool_router(router = read_tools)]` /
+/// `#[tool_router(router = write_tools)]` impl blocks and keep the result of this function in
+/// an `Arc`, with `#[tool_handler(router = self.tool_router)]` on the `ServerHandler` impl.
+/// (rmcp's default, `Self::tool_router()`, would rebuild the full router on every call and
+/// ignore the access level.)
+pub fn routes_for<S: Send + Sync + 'static>(
+    access: Access,
+    read: rmcp::handler::server::router::tool::ToolRouter<S>,
+    write: rmcp::handler::server::router::tool::ToolRouter<S>,
+) -> std::sync::Arc<rmcp::handler::server::router::tool::ToolRouter<S>> {
+    let mut router = read;
+    if access.is_rw() {
+        router.merge(write);
+    }
+    std::sync::Arc::new(router)
+}
+
 /// What every tool of a backend shares: caps, identity and metrics.
 #[derive(Debug, Clone)]
 pub struct ToolContext {

@@ -294,15 +294,15 @@ where
                     let Some(data) = frame.data_ref() else {
                         return Poll::Ready(Some(Ok(frame)));
                     };
-                    match this.tap {
+                    let frame = match this.tap {
                         Tap::None => {
                             this.guard.add_bytes(data.len());
-                            return Poll::Ready(Some(Ok(frame)));
+                            frame
                         }
                         Tap::ToolOutcome(obs) => {
                             obs.feed(data);
                             this.guard.add_bytes(data.len());
-                            return Poll::Ready(Some(Ok(frame)));
+                            frame
                         }
                         Tap::FilterSse { parser, access } => {
                             let events = parser.push(data);
@@ -319,13 +319,25 @@ where
                                 )));
                             }
                             if events.is_empty() {
+                                if this.inner.is_end_stream() {
+                                    *this.ended = true;
+                                    end_of_stream(this.tap, this.guard, *this.status);
+                                    return Poll::Ready(None);
+                                }
                                 continue;
                             }
                             let out = filter_events(events, access);
                             this.guard.add_bytes(out.len());
-                            return Poll::Ready(Some(Ok(Frame::data(out))));
+                            Frame::data(out)
                         }
+                    };
+                    // With a known length the server may never poll again after the last byte:
+                    // finish the audit now rather than on drop.
+                    if this.inner.is_end_stream() {
+                        *this.ended = true;
+                        end_of_stream(this.tap, this.guard, *this.status);
                     }
+                    return Poll::Ready(Some(Ok(frame)));
                 }
                 Some(Err(e)) => {
                     *this.ended = true;
@@ -342,30 +354,7 @@ where
                 }
                 None => {
                     *this.ended = true;
-                    let (verdict, error) = match this.tap {
-                        Tap::ToolOutcome(obs) => {
-                            obs.finish();
-                            obs.verdict.take().unwrap_or((outcome::OK, None))
-                        }
-                        _ => (outcome::OK, None),
-                    };
-                    // An unterminated last SSE event is passed on as it came (filtered mode
-                    // cannot parse it, so it is dropped with the reason logged).
-                    if let Tap::FilterSse { parser, .. } = this.tap {
-                        let rest = parser.take_rest();
-                        if !rest.is_empty() {
-                            tracing::warn!(
-                                bytes = rest.len(),
-                                "dropping an unterminated SSE event from a filtered tools/list"
-                            );
-                        }
-                    }
-                    let verdict = if *this.status >= 400 {
-                        outcome::UPSTREAM_ERROR
-                    } else {
-                        verdict
-                    };
-                    this.guard.finish(*this.status, verdict, error);
+                    end_of_stream(this.tap, this.guard, *this.status);
                     return Poll::Ready(None);
                 }
             }
@@ -382,6 +371,34 @@ where
             _ => self.inner.size_hint(),
         }
     }
+}
+
+/// The response ended normally: the outcome is what the observer saw (or the status says).
+fn end_of_stream(tap: &mut Tap, guard: &mut AuditGuard, status: u16) {
+    let (verdict, error) = match tap {
+        Tap::ToolOutcome(obs) => {
+            obs.finish();
+            obs.verdict.take().unwrap_or((outcome::OK, None))
+        }
+        Tap::FilterSse { parser, .. } => {
+            let rest = parser.take_rest();
+            if !rest.is_empty() {
+                // Filtered mode cannot read an unterminated event, so it is not passed on.
+                tracing::warn!(
+                    bytes = rest.len(),
+                    "dropping an unterminated SSE event from a filtered tools/list"
+                );
+            }
+            (outcome::OK, None)
+        }
+        Tap::None => (outcome::OK, None),
+    };
+    let verdict = if status >= 400 {
+        outcome::UPSTREAM_ERROR
+    } else {
+        verdict
+    };
+    guard.finish(status, verdict, error);
 }
 
 fn filter_events(events: Vec<sse::Event>, access: &ToolAccess) -> Bytes {

@@ -1,1 +1,5 @@
+//! Test infrastructure shared by the end-to-end suites and the demo: the example backend
+//! ([`example`]) and a harness that runs the gateway and backends on loopback ([`harness`]).
 
+pub mod example;
+pub mod harness;
