@@ -24,6 +24,11 @@ pub struct Config {
     pub roles: BTreeMap<String, BTreeMap<String, ToolAccess>>,
     pub limits: Limits,
     pub audit: AuditSettings,
+    /// Host header allow-list (`host` or `host:port`); empty accepts any Host.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call (`scheme://host[:port]`), besides the origins of
+    /// `allowed_hosts`. A request carrying any other `Origin` is refused.
+    pub allowed_origins: Vec<String>,
 }
 
 /// One upstream MCP endpoint.
@@ -125,6 +130,10 @@ struct RawConfig {
     limits: Limits,
     #[serde(default)]
     audit: AuditSettings,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -314,6 +323,25 @@ fn validate(raw: RawConfig, lines: &Lines<'_>) -> Result<(Config, Report), Vec<P
         });
     }
 
+    for h in &raw.allowed_hosts {
+        if h.is_empty() || h.contains(['/', ' ']) {
+            problems.push(Problem {
+                line: lines.token_line(h, lines.key_line("allowed_hosts", 0)),
+                message: format!("allowed_hosts: `{h}` is not a host or host:port"),
+            });
+        }
+    }
+    for o in &raw.allowed_origins {
+        if !(o.starts_with("http://") || o.starts_with("https://"))
+            || o.trim_end_matches('/').matches('/').count() != 2
+        {
+            problems.push(Problem {
+                line: lines.token_line(o, lines.key_line("allowed_origins", 0)),
+                message: format!("allowed_origins: `{o}` is not an origin (scheme://host[:port])"),
+            });
+        }
+    }
+
     if !problems.is_empty() {
         problems.sort_by_key(|p| p.line);
         return Err(problems);
@@ -326,6 +354,16 @@ fn validate(raw: RawConfig, lines: &Lines<'_>) -> Result<(Config, Report), Vec<P
             roles,
             limits: raw.limits,
             audit: raw.audit,
+            allowed_hosts: raw
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            allowed_origins: raw
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
         },
         report,
     ))

@@ -1,6 +1,6 @@
 //! The MCP gateway: one entry point in front of the backend MCP servers.
 //!
-//! A request reads top to bottom in [`request`]: authenticate ([`auth`], [`keys`]) ->
+//! A request reads top to bottom in [`request`]: check Host/Origin ([`origin`]) -> authenticate ([`auth`], [`keys`]) ->
 //! authorize ([`policy`], over the [`config`]) -> proxy ([`proxy`], [`sse`], [`sessions`]) ->
 //! audit ([`audit`], [`metrics`]).
 
@@ -14,6 +14,7 @@ pub mod error;
 pub mod jsonrpc;
 pub mod keys;
 pub mod metrics;
+pub mod origin;
 pub mod policy;
 pub mod proxy;
 pub mod request;

@@ -18,6 +18,7 @@ use crate::config::ToolAccess;
 use crate::jsonrpc::{self, Kind, Message, Reject, code};
 use crate::keys::Identity;
 use crate::metrics::{BackendLabels, KeyLabels, RequestLabels, ToolLabels};
+use crate::origin;
 use crate::policy;
 use crate::proxy::{self, OutcomeObserver, Tap, Tapped};
 use crate::sessions;
@@ -33,6 +34,18 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let segment = backend_segment(parts.uri.path()).unwrap_or_default();
     let mut guard = AuditGuard::start(&gw, segment, &parts);
+
+    // Browsers and rebound DNS names stop here.
+    if let Err(why) = origin::check(
+        &gw.config,
+        &parts.headers,
+        parts.uri.authority().map(|a| a.as_str()),
+    ) {
+        return guard.reject(
+            Reject::new(StatusCode::FORBIDDEN, code::FORBIDDEN, why),
+            outcome::DENIED,
+        );
+    }
 
     // Authenticate.
     let identity = {
