@@ -32,7 +32,7 @@ pub fn check(
         .map_err(|_| "Origin header is not ASCII".to_owned())?
         .trim_end_matches('/')
         .to_ascii_lowercase();
-    if config.allowed_origins.iter().any(|o| *o == origin) {
+    if config.allowed_origins.contains(&origin) {
         return Ok(());
     }
     let origin_host = origin
