@@ -320,7 +320,12 @@ async fn backend_answers_pass_through_unchanged() {
     let direct = format!("http://{}/mcp", stack.ro_addr);
     let token = stack.token("reader").to_owned();
     // Each of these makes the backend itself answer with an error status.
-    let cases: Vec<(reqwest::Method, Vec<(&str, &str)>, Option<Vec<u8>>)> = vec![
+    type Case = (
+        reqwest::Method,
+        Vec<(&'static str, &'static str)>,
+        Option<Vec<u8>>,
+    );
+    let cases: Vec<Case> = vec![
         (
             reqwest::Method::POST,
             vec![("accept", "text/plain")],
