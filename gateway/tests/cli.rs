@@ -1,0 +1,198 @@
+//! The `mcp-gateway` binary: `check`, `keys generate`, and `serve` as a process (audit lines on
+//! stdout, graceful exit on SIGTERM with every line flushed).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-gateway");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn check_accepts_a_good_config_and_reports_problems_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "keys_file: /k.json\nbackends:\n  eks-ro: http://mcp-eks-ro:8080/mcp\nroleMapping:\n  dev-readonly: [eks-ro]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 backends, 1 roles)"));
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "keys_file: /k.json\nbackends:\n  eks-ro: http://mcp-eks-ro:8080/mcp\n  pg: postgres://db\nroleMapping:\n  dev-readonly:\n    - eks-ro\n    - eks-rw\n  ops:\n    - backend: eks-ro\n      tools: [eks_get_pods, postgres_query]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("line 4: backend `pg`: `postgres://db`: scheme `postgres` is not http"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 8: role `dev-readonly` names backend `eks-rw`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 11: role `ops`, backend `eks-ro`: unknown tool `postgres_query`"),
+        "{text}"
+    );
+    assert!(text.contains("3 problem(s)"), "{text}");
+
+    let out = Command::new(BIN)
+        .args(["check", "--config", "/nonexistent.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn keys_generate_writes_hashes_and_prints_the_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let out = Command::new(BIN)
+        .args([
+            "keys",
+            "generate",
+            "--role",
+            "dev-readonly",
+            "--user",
+            "incident-agent-01",
+            "--keys-file",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap();
+    let token = token.trim();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .unwrap();
+    assert_eq!(raw.len(), 32);
+    let text = std::fs::read_to_string(&keys).unwrap();
+    assert!(!text.contains(token), "the file never holds the key");
+    let set = mcp_gateway::keys::KeySet::parse(&text).unwrap();
+    let id = set.lookup(&raw).unwrap();
+    assert_eq!(
+        (&*id.role, &*id.user),
+        ("dev-readonly", "incident-agent-01")
+    );
+    // Bad role names are refused.
+    let out = Command::new(BIN)
+        .args(["keys", "generate", "--role", "a b", "--user", "u"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn serve_audits_to_stdout_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let token = Command::new(BIN)
+        .args([
+            "keys",
+            "generate",
+            "--role",
+            "r",
+            "--user",
+            "u",
+            "--keys-file",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap()
+        .stdout;
+    let token = String::from_utf8(token).unwrap().trim().to_owned();
+    let port = free_port();
+    let closed = free_port();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nkeys_file: {}\nbackends:\n  b: http://127.0.0.1:{closed}/mcp\nroleMapping:\n  r: [b]\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        loop {
+            if let Ok(r) = c.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "gateway did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for id in 0..5 {
+            let r = c
+                .post(format!("{base}/mcp/b/mcp"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"b_x","arguments":{{"password":"p"}}}}}}"#))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 502);
+        }
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<serde_json::Value> = BufReader::new(stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(&l.unwrap()).expect("every stdout line is an audit JSON object")
+        })
+        .collect();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["type"], "mcp_tool_call");
+        assert_eq!(l["jsonrpc_id"], i);
+        assert_eq!(l["outcome"], "upstream_error");
+        assert_eq!(l["http_status"], 502);
+        assert_eq!(l["tool_args"]["password"], "[REDACTED]");
+        assert!(l["client_addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    }
+}
