@@ -753,3 +753,33 @@ async fn browsers_and_rebound_names_are_refused() {
     assert_eq!(line["outcome"], "denied");
     assert!(line["error"].as_str().unwrap().contains("Origin"));
 }
+
+#[tokio::test]
+async fn a_live_stream_outlives_the_first_byte_timeout() {
+    // first_byte_timeout is 1 s in the test stack; this stream runs ~1.6 s after its headers.
+    let stack = Stack::start().await;
+    stack.gate.notify_one();
+    let started = std::time::Instant::now();
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        "name":"example_progress","arguments":{"steps":3,"delay_ms":800},"_meta":{"progressToken":"p1"}}});
+    let a = post(&stack, "example-ro", Some("reader"), &body).await;
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the stream must outlast the timeout for this test to mean anything"
+    );
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["content-type"], "text/event-stream");
+    assert_eq!(
+        a.body.matches("notifications/progress").count(),
+        3,
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains(r#""steps":3"#), "{}", a.body);
+    let line = last_line(&stack, 1).await;
+    assert_eq!(line["outcome"], "ok");
+    assert!(
+        line["duration_ms"].as_u64().unwrap() >= 1000,
+        "duration runs to the end of the stream: {line}"
+    );
+}

@@ -1,0 +1,72 @@
+//! A backend binary as a process: serves, and on SIGTERM stops accepting while in-flight tool
+//! calls finish, then exits cleanly.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-example");
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_calls_finish() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--access", "ro"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let c = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "backend did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let call = tokio::spawn({
+        let c = c.clone();
+        let url = format!("{base}/mcp");
+        async move {
+            let r = c
+                .post(url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"example_progress","arguments":{"steps":3,"delay_ms":400}}}"#)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, body) = call.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#""steps":3"#),
+        "the in-flight call completed: {body}"
+    );
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        c.get(format!("{base}/healthz")).send().await.is_err(),
+        "no longer accepting"
+    );
+}
