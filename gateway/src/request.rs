@@ -29,30 +29,39 @@ const MAX_OBSERVED_BYTES: usize = 4 * 1024 * 1024;
 /// Longest backend segment copied into an audit line.
 const MAX_AUDITED_BACKEND: usize = 128;
 
-/// `POST|GET|DELETE /mcp/{backend}/mcp`.
-pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let segment = backend_segment(parts.uri.path()).unwrap_or_default();
-    let mut guard = AuditGuard::start(&gw, segment, &parts);
-
-    // Browsers and rebound DNS names stop here.
+/// The checks every request under `/mcp` passes first: Host/Origin (browsers and rebound DNS
+/// names stop here), then the key. On refusal the guard holds the answer.
+fn admit(
+    gw: &Gateway,
+    parts: &http::request::Parts,
+    guard: &mut AuditGuard,
+) -> Result<Arc<Identity>, ()> {
     if let Err(why) = origin::check(
         &gw.config,
         &parts.headers,
         parts.uri.authority().map(|a| a.as_str()),
     ) {
-        return guard.reject(
-            Reject::new(StatusCode::FORBIDDEN, code::FORBIDDEN, why),
+        guard.refuse(
+            Reject::new(StatusCode::FORBIDDEN, code::FORBIDDEN, why.clone()),
             outcome::DENIED,
+            why,
         );
+        return Err(());
     }
-
-    // Authenticate.
-    let identity = {
-        let keys = gw.keys.current();
-        match auth::authenticate(&parts.headers, &keys) {
-            Ok(id) => id,
-            Err(e) => return unauthenticated(guard, e),
+    let authenticated = auth::authenticate(&parts.headers, &gw.keys.current());
+    let identity = match authenticated {
+        Ok(id) => id,
+        Err(e) => {
+            guard.refuse(
+                Reject::new(
+                    StatusCode::UNAUTHORIZED,
+                    code::UNAUTHORIZED,
+                    "missing or invalid API key",
+                ),
+                outcome::UNAUTHENTICATED,
+                e.reason().to_owned(),
+            );
+            return Err(());
         }
     };
     guard.identify(&identity);
@@ -63,6 +72,19 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             role: identity.role.to_string(),
         })
         .inc();
+    Ok(identity)
+}
+
+/// `POST|GET|DELETE /mcp/{backend}/mcp`.
+pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let segment = backend_segment(parts.uri.path()).unwrap_or_default();
+    let mut guard = AuditGuard::start(&gw, segment, &parts);
+
+    let identity = match admit(&gw, &parts, &mut guard) {
+        Ok(id) => id,
+        Err(()) => return guard.into_response(),
+    };
 
     // Find the backend.
     let Some(backend) = gw.config.backends.get(segment) else {
@@ -248,14 +270,9 @@ pub async fn unknown_route(State(gw): State<Arc<Gateway>>, req: Request) -> Resp
         return (StatusCode::NOT_FOUND, "not found\n").into_response_plain();
     }
     let mut guard = AuditGuard::start(&gw, "", &parts);
-    let identity = {
-        let keys = gw.keys.current();
-        match auth::authenticate(&parts.headers, &keys) {
-            Ok(id) => id,
-            Err(e) => return unauthenticated(guard, e),
-        }
-    };
-    guard.identify(&identity);
+    if admit(&gw, &parts, &mut guard).is_err() {
+        return guard.into_response();
+    }
     guard.reject(
         Reject::new(
             StatusCode::NOT_FOUND,
@@ -329,23 +346,6 @@ async fn read_body(headers: &http::HeaderMap, body: Body, max: usize) -> Result<
             format!("could not read the request body: {e}"),
         )),
     }
-}
-
-fn unauthenticated(guard: AuditGuard, e: auth::AuthError) -> Response {
-    let mut r = guard.reject_with_reason(
-        Reject::new(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHORIZED,
-            "missing or invalid API key",
-        ),
-        outcome::UNAUTHENTICATED,
-        e.reason().to_owned(),
-    );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"mcp-gateway\""),
-    );
-    r
 }
 
 fn upstream_failure(
@@ -447,6 +447,7 @@ async fn filtered_json_list(
 #[derive(Debug)]
 pub struct AuditGuard {
     pending: Option<Box<Pending>>,
+    answer: Option<Response>,
 }
 
 #[derive(Debug)]
@@ -486,6 +487,7 @@ impl AuditGuard {
                 gw: gw.clone(),
                 backend_label: "_unknown".into(),
             })),
+            answer: None,
         }
     }
 
@@ -541,6 +543,35 @@ impl AuditGuard {
         if let Some(p) = &mut self.pending {
             p.record.response_bytes += n as u64;
         }
+    }
+
+    /// Finishes the audit with a refusal and keeps the answer for [`AuditGuard::into_response`].
+    fn refuse(&mut self, r: Reject, outcome: &'static str, reason: String) {
+        let body = jsonrpc::error_body(r.id.as_ref(), r.code, &r.message);
+        self.add_bytes(body.len());
+        self.finish(r.status.as_u16(), outcome, Some(reason));
+        let mut resp = Response::new(Body::from(body));
+        *resp.status_mut() = r.status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if r.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mcp-gateway\""),
+            );
+        }
+        self.answer = Some(resp);
+    }
+
+    /// The answer [`AuditGuard::refuse`] prepared.
+    fn into_response(mut self) -> Response {
+        self.answer.take().unwrap_or_else(|| {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
     }
 
     fn reject(self, r: Reject, outcome: &'static str) -> Response {
