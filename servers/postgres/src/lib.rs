@@ -1,0 +1,1 @@
+//! mcp-postgres (in progress).
