@@ -195,32 +195,25 @@ impl KeyStore {
             .unwrap_or(Path::new("."))
             .to_owned();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if event.is_ok() {
-                    // A full channel already means "reload pending".
-                    let _ = tx.try_send(());
-                }
-            })
-            .map_err(|e| Error::Watch {
-                path: dir.clone(),
-                source: Box::new(e),
-            })?;
-        watcher
-            .watch(&dir, RecursiveMode::NonRecursive)
-            .map_err(|e| Error::Watch {
-                path: dir.clone(),
-                source: Box::new(e),
-            })?;
+        // Without a watch (the directory does not exist yet, inotify limits) the periodic
+        // re-read still picks changes up, only later.
+        let watcher = match start_watcher(&dir, tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, poll_s = poll.as_secs_f64(), "cannot watch the keys directory; re-reading it periodically only");
+                None
+            }
+        };
         let store = self.clone();
+        let mut watching = watcher.is_some();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(poll);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tokio::select! {
-                    got = rx.recv() => {
-                        if got.is_none() { break; }
+                    got = rx.recv(), if watching => {
+                        if got.is_none() { watching = false; continue; }
                         // Let a burst of events (write + rename + chmod) settle.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         while rx.try_recv().is_ok() {}
@@ -238,10 +231,31 @@ impl KeyStore {
     }
 }
 
+fn start_watcher(
+    dir: &Path,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> Result<notify::RecommendedWatcher> {
+    let err = |e| Error::Watch {
+        path: dir.to_owned(),
+        source: Box::new(e),
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            // A full channel already means "reload pending".
+            let _ = tx.try_send(());
+        }
+    })
+    .map_err(err)?;
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .map_err(err)?;
+    Ok(watcher)
+}
+
 /// Keeps the key watcher alive.
 #[derive(Debug)]
 pub struct WatchGuard {
-    _watcher: notify::RecommendedWatcher,
+    _watcher: Option<notify::RecommendedWatcher>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -327,6 +341,28 @@ mod tests {
         assert!(store.current().lookup(b"k2").is_some());
         assert_eq!(metrics.key_reload_errors.get(), 2);
         assert_eq!(metrics.keys_loaded.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_polled_until_keys_appear() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("not-yet");
+        let path = sub.join("keys.json");
+        let store = KeyStore::open(&path, Metrics::new());
+        let _guard = store.watch(Duration::from_millis(50)).unwrap();
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(
+            &path,
+            serde_json::json!({"a": entry(b"k1", "r/u")}).to_string(),
+        )
+        .unwrap();
+        for _ in 0..100 {
+            if !store.current().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(store.current().lookup(b"k1").is_some());
     }
 
     #[test]
