@@ -72,6 +72,20 @@ pub fn now_ts() -> String {
     )
 }
 
+/// RFC 3339 UTC timestamp to the second, as in `2027-02-25T00:00:00Z`.
+pub fn rfc3339_seconds(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// Where audit lines go.
 #[derive(Debug, Clone)]
 pub struct AuditSink {

@@ -19,6 +19,7 @@ pub enum AuthError {
     NotBearer,
     Malformed,
     UnknownKey,
+    Expired,
 }
 
 impl AuthError {
@@ -28,6 +29,7 @@ impl AuthError {
             AuthError::NotBearer => "Authorization is not a Bearer token",
             AuthError::Malformed => "bearer token is not base64 of a key",
             AuthError::UnknownKey => "unknown key",
+            AuthError::Expired => "key expired",
         }
     }
 }
@@ -63,7 +65,12 @@ pub fn bearer_key(headers: &HeaderMap) -> Result<Vec<u8>, AuthError> {
 /// Authenticates a request against the current key set.
 pub fn authenticate(headers: &HeaderMap, keys: &KeySet) -> Result<Arc<Identity>, AuthError> {
     let raw = bearer_key(headers)?;
-    keys.lookup(&raw).ok_or(AuthError::UnknownKey)
+    let id = keys.lookup(&raw).ok_or(AuthError::UnknownKey)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if id.is_expired(now) {
+        return Err(AuthError::Expired);
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -23,6 +23,14 @@ pub enum Error {
         #[source]
         source: Box<notify::Error>,
     },
+    #[error("{0}")]
+    KeyAdmin(String),
+    #[error("{action} on {target} failed: {reason}")]
+    Ssm {
+        action: &'static str,
+        target: String,
+        reason: String,
+    },
     #[error(transparent)]
     Common(#[from] mcp_common::Error),
 }

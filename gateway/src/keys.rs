@@ -25,7 +25,16 @@ pub struct Identity {
     pub user: Arc<str>,
     /// First 8 hex characters of the key's hash: safe to log, enough to tell keys apart.
     pub key_id: Arc<str>,
+    /// When the key stops working (Unix seconds), if it expires.
+    pub expires_at: Option<i64>,
     pub(crate) hash: [u8; 32],
+}
+
+impl Identity {
+    /// True once the key's expiry has passed.
+    pub fn is_expired(&self, now_unix: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now_unix)
+    }
 }
 
 /// One loaded generation of keys.
@@ -43,6 +52,11 @@ impl KeySet {
 
     pub fn is_empty(&self) -> bool {
         self.by_hash.is_empty()
+    }
+
+    /// Every identity in the set.
+    pub fn identities(&self) -> impl Iterator<Item = &Arc<Identity>> {
+        self.by_hash.values()
     }
 
     /// Finds the identity of a raw (decoded) key. The key is hashed first, so the map lookup
@@ -85,28 +99,92 @@ impl KeySet {
     }
 }
 
-/// Parses one `<sha256-hex>:<role>/<user>` value.
+/// Parses one `<sha256-hex>:<role>/<user>[;exp=<RFC 3339 UTC>]` value.
+///
+/// The expiry travels with the value, so a key stops working when it expires even while the
+/// Secret still holds it. Any other attribute is refused (it could be a restriction this
+/// gateway does not know how to enforce), which rejects the file and keeps the last good set.
 pub fn parse_entry(entry: &str) -> Result<Identity, String> {
-    let (hash_hex, who) = entry
+    let (hash_hex, rest) = entry
         .split_once(':')
         .ok_or_else(|| "expected <sha256-hex>:<role>/<user>".to_owned())?;
     let mut hash = [0u8; 32];
     if hash_hex.len() != 64 || hex::decode_to_slice(hash_hex, &mut hash).is_err() {
         return Err("the hash must be 64 hex characters (SHA-256 of the raw key)".into());
     }
+    let mut parts = rest.split(';');
+    let who = parts.next().unwrap_or_default();
     let (role, user) = who
         .split_once('/')
         .ok_or_else(|| "expected <role>/<user> after the hash".to_owned())?;
-    let ok = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !ok(role) || !ok(user) {
-        return Err("role and user must be non-empty and contain no spaces".into());
+    validate_role(role)?;
+    validate_user(user)?;
+    let mut expires_at = None;
+    for attr in parts {
+        match attr.split_once('=') {
+            Some(("exp", t)) => {
+                let t =
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| format!("exp `{t}` is not an RFC 3339 time: {e}"))?;
+                expires_at = Some(t.unix_timestamp());
+            }
+            _ => return Err(format!("unknown attribute `{attr}`")),
+        }
     }
     Ok(Identity {
         role: role.into(),
         user: user.into(),
         key_id: hex::encode(&hash[..4]).into(),
+        expires_at,
         hash,
     })
+}
+
+/// The value stored for a key: `<sha256-hex>:<role>/<user>[;exp=...]`.
+pub fn format_entry(raw_key: &[u8], role: &str, user: &str, expires_at: Option<i64>) -> String {
+    let mut entry = format!("{}:{role}/{user}", hash_hex(raw_key));
+    if let Some(t) = expires_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        entry.push_str(";exp=");
+        entry.push_str(&crate::audit::rfc3339_seconds(t));
+    }
+    entry
+}
+
+/// Role names: what a config role may be called (no `/`, `:`, `;` or spaces).
+pub fn validate_role(role: &str) -> Result<(), String> {
+    let ok = !role.is_empty()
+        && role.len() <= 128
+        && role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "role `{role}`: use letters, digits, '-', '_' or '.' (at most 128)"
+        ))
+    }
+}
+
+/// User names become SSM parameter names: letters, digits, `-`, `_`, `.`; no path characters.
+pub fn validate_user(user: &str) -> Result<(), String> {
+    let ok = !user.is_empty()
+        && user.len() <= 128
+        && user
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !user.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "user `{user}`: start with a letter or digit, then letters, digits, '-', '_' or '.' (at most 128, no path characters)"
+        ))
+    }
 }
 
 /// The hex SHA-256 of a raw key, as stored in the keys file.
@@ -162,6 +240,7 @@ impl KeyStore {
             Ok(None) => Ok(self.current.load().len()),
             Ok(Some(set)) => {
                 let n = set.len();
+                self.metrics.sync_key_series(&self.current.load(), &set);
                 self.current.store(Arc::new(set));
                 self.metrics.keys_loaded.set(n as i64);
                 self.metrics.key_reloads.inc();
@@ -290,6 +369,24 @@ mod tests {
     }
 
     #[test]
+    fn expiry_travels_with_the_value() {
+        let e = format_entry(b"k", "r", "u", Some(1_900_000_000));
+        assert!(e.ends_with(";exp=2030-03-17T17:46:40Z"), "{e}");
+        let id = parse_entry(&e).unwrap();
+        assert_eq!(id.expires_at, Some(1_900_000_000));
+        assert!(!id.is_expired(1_899_999_999));
+        assert!(id.is_expired(1_900_000_000));
+        let plain = parse_entry(&format_entry(b"k", "r", "u", None)).unwrap();
+        assert_eq!(plain.expires_at, None);
+        assert!(parse_entry(&format!("{};scope=all", entry(b"k", "r/u"))).is_err());
+        assert!(parse_entry(&format!("{};exp=tomorrow", entry(b"k", "r/u"))).is_err());
+        for bad_user in ["../x", "a/b", "a b", ".hidden", "x..y", ""] {
+            assert!(validate_user(bad_user).is_err(), "{bad_user}");
+        }
+        assert!(validate_user("incident-agent-01").is_ok());
+    }
+
+    #[test]
     fn rejects_bad_files_whole() {
         let good = entry(b"k1", "r/u");
         for bad in [
@@ -340,6 +437,16 @@ mod tests {
         assert!(store.current().lookup(b"k1").is_none());
         assert!(store.current().lookup(b"k2").is_some());
         assert_eq!(metrics.key_reload_errors.get(), 2);
+        // One usage series per loaded key, unused ones at 0; revoked keys' series are gone.
+        let text = metrics.render();
+        let k2 = &hash_hex(b"k2")[..8];
+        assert!(
+            text.contains(&format!(
+                "mcp_gateway_key_requests_total{{key_id=\"{k2}\",role=\"r\"}} 0"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains(&hash_hex(b"k1")[..8]), "{text}");
         assert_eq!(metrics.keys_loaded.get(), 1);
     }
 

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod request;
 pub mod sessions;
 pub mod sse;
+pub mod ssm;
 
 pub use app::{Gateway, app};
 pub use error::{Error, Result};

@@ -146,6 +146,25 @@ impl Metrics {
         m
     }
 
+    /// Keeps one `key_requests_total` series per loaded key, starting at 0, so keys nobody
+    /// uses show up as 0 before they are revoked; series of keys that left the file go away.
+    pub fn sync_key_series(&self, old: &crate::keys::KeySet, new: &crate::keys::KeySet) {
+        let labels = |id: &crate::keys::Identity| KeyLabels {
+            key_id: id.key_id.to_string(),
+            role: id.role.to_string(),
+        };
+        let keep: HashSet<KeyLabels> = new.identities().map(|id| labels(id)).collect();
+        for id in old.identities() {
+            let l = labels(id);
+            if !keep.contains(&l) {
+                self.key_requests.remove(&l);
+            }
+        }
+        for l in &keep {
+            let _ = self.key_requests.get_or_create(l);
+        }
+    }
+
     /// The tool label for a call: the name itself while the set of names seen stays small.
     pub fn tool_label(&self, backend: &str, tool: &str) -> String {
         let mut seen = self.tool_names.lock().unwrap_or_else(|p| p.into_inner());
