@@ -498,6 +498,69 @@ fn the_external_secrets_policy_reads_what_the_secret_needs() {
     );
 }
 
+/// Runs Python (with boto3, from the moto venv) against the emulator; returns its stdout.
+fn boto3(moto: &Moto, code: &str) -> String {
+    let python = format!(
+        "{}/moto-venv/bin/python",
+        std::env::var("MCP_TEST_CACHE").unwrap_or_else(|_| format!(
+            "{}/.cache/mcp-gateway-tests",
+            std::env::var("HOME").unwrap()
+        ))
+    );
+    let prelude = format!(
+        "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n",
+        moto.endpoint
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(prelude + code)
+        .output()
+        .unwrap();
+    String::from_utf8(ok_bytes(&out)).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_customer_managed_kms_key_encrypts_the_parameter() {
+    let moto = Moto::start(None);
+    let key_id = boto3(
+        &moto,
+        "print(boto3.client('kms', **kw).create_key()['KeyMetadata']['KeyId'])",
+    );
+    token(&moto.cli(
+        ADMIN,
+        &[
+            "keys",
+            "create",
+            "--role",
+            "dev-readonly",
+            "--user",
+            "kms-user",
+            "--kms-key-id",
+            &key_id,
+        ],
+    ));
+    let described = boto3(
+        &moto,
+        "p = boto3.client('ssm', **kw).describe_parameters()['Parameters'][0]\nprint(json.dumps({'type': p['Type'], 'key': p.get('KeyId', '')}))",
+    );
+    let v: serde_json::Value = serde_json::from_str(&described).unwrap();
+    assert_eq!(v["type"], "SecureString");
+    assert!(v["key"].as_str().unwrap().contains(&key_id), "{described}");
+    let tags = boto3(
+        &moto,
+        "t = boto3.client('ssm', **kw).list_tags_for_resource(ResourceType='Parameter', ResourceId='/mcp-gateway/keys/kms-user')['TagList']\nprint(json.dumps({x['Key']: x['Value'] for x in t}))",
+    );
+    let t: serde_json::Value = serde_json::from_str(&tags).unwrap();
+    assert_eq!(
+        (t["role"].as_str(), t["user"].as_str()),
+        (Some("dev-readonly"), Some("kms-user"))
+    );
+    assert!(t["created"].as_str().unwrap().ends_with('Z'));
+    // The value decrypts to the hash entry, never the raw key.
+    let list = ok(&moto.cli(ADMIN, &["keys", "list", "--json"]));
+    assert!(list.contains("\"user\":\"kms-user\""), "{list}");
+}
+
 fn ok_bytes(out: &Output) -> Vec<u8> {
     assert!(
         out.status.success(),
