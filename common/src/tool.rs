@@ -93,7 +93,40 @@ pub fn routes_for<S: Send + Sync + 'static>(
     if access.is_rw() {
         router.merge(write);
     }
-    std::sync::Arc::new(router)
+    let mut cancellable = rmcp::handler::server::router::tool::ToolRouter::new();
+    for route in router {
+        cancellable.add_route(cancel_with_client(route));
+    }
+    std::sync::Arc::new(cancellable)
+}
+
+/// Wraps a tool so that its call is dropped when the request is cancelled (the client sent
+/// `notifications/cancelled`, or went away: rmcp fires the request's token when the response
+/// stream of a stateless request is dropped). Dropping the future cancels whatever the tool was
+/// waiting on upstream, instead of letting abandoned work run to completion.
+fn cancel_with_client<S: Send + Sync + 'static>(
+    route: rmcp::handler::server::router::tool::ToolRoute<S>,
+) -> rmcp::handler::server::router::tool::ToolRoute<S> {
+    use rmcp::handler::server::tool::ToolCallContext;
+    let inner = route.call.clone();
+    let name = route.attr.name.clone();
+    rmcp::handler::server::router::tool::ToolRoute::new_dyn(
+        route.attr,
+        move |ctx: ToolCallContext<'_, S>| -> futures_util::future::BoxFuture<'_, Result<CallToolResponse, rmcp::ErrorData>> {
+            let ct = ctx.request_context.ct.clone();
+            let call = inner(ctx);
+            let name = name.clone();
+            Box::pin(async move {
+                tokio::select! {
+                    r = call => r,
+                    () = ct.cancelled() => {
+                        tracing::info!(tool = %name, "tool call cancelled: the client went away or cancelled it");
+                        Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::INTERNAL_ERROR, "request cancelled", None))
+                    }
+                }
+            })
+        },
+    )
 }
 
 /// What every tool of a backend shares: caps, identity and metrics.

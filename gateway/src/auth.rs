@@ -26,7 +26,7 @@ impl AuthError {
     pub fn reason(self) -> &'static str {
         match self {
             AuthError::Missing => "no Authorization header",
-            AuthError::NotBearer => "Authorization is not a Bearer token",
+            AuthError::NotBearer => "Authorization scheme is not Bearer",
             AuthError::Malformed => "bearer token is not base64 of a key",
             AuthError::UnknownKey => "unknown key",
             AuthError::Expired => "key expired",

@@ -195,44 +195,60 @@ pub async fn serve(config_path: &std::path::Path) -> Result<()> {
         keys = gw.keys.current().len(),
         "mcp-gateway serving"
     );
-    let health = gw.health.clone();
     let router = app(gw.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = serve_with_connect_info(listener, router, grace, health).await;
+    let result = serve_until_drained(listener, router, grace, &gw).await;
     audit.close();
     result
 }
 
-async fn serve_with_connect_info(
+/// Serves until SIGTERM/SIGINT; then answers new requests 503 (and `/readyz` 503) while the
+/// requests in flight finish, for up to `grace`; then closes the listener and returns.
+async fn serve_until_drained(
     listener: tokio::net::TcpListener,
     make: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
         axum::Router,
         std::net::SocketAddr,
     >,
     grace: Duration,
-    health: mcp_common::server::Health,
+    gw: &Gateway,
 ) -> Result<()> {
-    let drain = tokio_util::sync::CancellationToken::new();
-    let server = {
-        let drain = drain.clone();
-        axum::serve(listener, make).with_graceful_shutdown(async move {
-            mcp_common::server::shutdown_signal().await;
-            health.start_shutdown();
-            drain.cancel();
-        })
-    };
-    let mut server = std::pin::pin!(server.into_future());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, make)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
     tokio::select! {
-        r = &mut server => return r.map_err(|e| mcp_common::Error::Serve(e).into()),
-        () = drain.cancelled() => {}
-    }
-    tracing::info!(grace_s = grace.as_secs_f64(), "draining in-flight requests");
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(r) => r.map_err(|e| mcp_common::Error::Serve(e).into()),
-        Err(_) => {
-            tracing::warn!("grace period over; closing open streams");
-            Ok(())
+        r = &mut server => {
+            return match r {
+                Ok(r) => r.map_err(|e| mcp_common::Error::Serve(e).into()),
+                Err(e) => Err(mcp_common::Error::Serve(std::io::Error::other(e)).into()),
+            };
         }
+        () = mcp_common::server::shutdown_signal() => {}
     }
+    gw.health.start_shutdown();
+    let started = tokio::time::Instant::now();
+    tracing::info!(
+        in_flight = gw.metrics.in_flight.get(),
+        grace_s = grace.as_secs_f64(),
+        "draining: new requests get 503"
+    );
+    while gw.metrics.in_flight.get() > 0 && started.elapsed() < grace {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let left = gw.metrics.in_flight.get();
+    if left > 0 {
+        tracing::warn!(in_flight = left, "grace period over; closing open streams");
+    } else {
+        tracing::info!(drained_ms = started.elapsed().as_millis() as u64, "drained");
+    }
+    let _ = stop_tx.send(());
+    // Idle keep-alive connections close at once; give stragglers a moment, not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    Ok(())
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

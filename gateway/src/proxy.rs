@@ -342,6 +342,7 @@ where
                 Some(Err(e)) => {
                     *this.ended = true;
                     let e: BoxError = e.into();
+                    this.guard.stream_failed();
                     this.guard.finish(
                         *this.status,
                         outcome::UPSTREAM_ERROR,

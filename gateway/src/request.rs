@@ -1,5 +1,6 @@
 //! One MCP request through the gateway, top to bottom:
-//! authenticate -> find the backend -> read the message -> authorize -> proxy -> audit.
+//! check Host/Origin and the key -> find the backend -> read the message -> authorize -> proxy
+//! -> audit.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,6 +81,19 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let segment = backend_segment(parts.uri.path()).unwrap_or_default();
     let mut guard = AuditGuard::start(&gw, segment, &parts);
+    if gw.health.is_shutting_down() {
+        let mut r = guard.reject(
+            Reject::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::UNAVAILABLE,
+                "the gateway is shutting down; retry",
+            ),
+            outcome::UPSTREAM_ERROR,
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
 
     let identity = match admit(&gw, &parts, &mut guard) {
         Ok(id) => id,
@@ -539,6 +553,19 @@ impl AuditGuard {
         }
     }
 
+    /// Counts a response stream that broke mid-way.
+    pub(crate) fn stream_failed(&self) {
+        if let Some(p) = &self.pending {
+            p.gw.metrics
+                .upstream_errors
+                .get_or_create(&crate::metrics::UpstreamErrorLabels {
+                    backend: p.backend_label.clone(),
+                    kind: "stream",
+                })
+                .inc();
+        }
+    }
+
     pub(crate) fn add_bytes(&mut self, n: usize) {
         if let Some(p) = &mut self.pending {
             p.record.response_bytes += n as u64;
@@ -604,7 +631,8 @@ impl AuditGuard {
         let elapsed = started.elapsed();
         record.http_status = status;
         record.outcome = outcome;
-        record.error = error;
+        // Error texts can echo what a backend or client sent: redact them like tool_args.
+        record.error = error.map(|e| mcp_common::redact::redact_text(&e).unwrap_or(e));
         record.duration_ms = elapsed.as_millis() as u64;
         let m = &gw.metrics;
         m.in_flight.dec();

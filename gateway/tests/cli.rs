@@ -196,3 +196,129 @@ fn serve_audits_to_stdout_and_drains_on_sigterm() {
         assert!(l["client_addr"].as_str().unwrap().starts_with("127.0.0.1:"));
     }
 }
+
+#[test]
+fn sigterm_finishes_in_flight_calls_and_refuses_new_ones_with_503() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A backend whose answer takes 1.5 s.
+    let backend = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        let router = axum::Router::new().route(
+            "/mcp",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                (
+                    [("content-type", "application/json")],
+                    r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+                )
+            }),
+        );
+        tokio::spawn(async move { axum::serve(l, router).await });
+        a
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let token = Command::new(BIN)
+        .args([
+            "keys",
+            "generate",
+            "--role",
+            "r",
+            "--user",
+            "u",
+            "--keys-file",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap()
+        .stdout;
+    let token = String::from_utf8(token).unwrap().trim().to_owned();
+    let port = free_port();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nkeys_file: {}\nbackends:\n  b: http://{backend}/mcp\nroleMapping:\n  r: [b]\nlimits:\n  shutdown_grace: 10s\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let pid = child.id().to_string();
+    let (first, second) = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let fresh = || {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        };
+        while !fresh()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "gateway did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let call = |c: reqwest::Client| {
+            let url = format!("{base}/mcp/b/mcp");
+            let token = token.clone();
+            async move {
+                c.post(url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }
+        };
+        let in_flight = tokio::spawn(call(fresh()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let during = call(fresh())
+            .await
+            .expect("the listener stays open while draining");
+        (
+            in_flight.await.unwrap().expect("in-flight call answered"),
+            during,
+        )
+    });
+    assert_eq!(first, 200, "the in-flight call finished");
+    assert_eq!(second, 503, "a new call during the drain is refused");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<serde_json::Value> = BufReader::new(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let statuses: Vec<u64> = lines
+        .iter()
+        .map(|l| l["http_status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+}

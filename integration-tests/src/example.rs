@@ -92,6 +92,24 @@ pub struct Example {
     /// When set, `example_progress` waits on it after its first notification instead of
     /// sleeping: a test releases it once it has seen the notification arrive.
     pub gate: Option<Arc<Notify>>,
+    /// `example_progress` calls that were cancelled before they finished (the client went
+    /// away and the transport dropped the call).
+    pub cancelled: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a call as cancelled if it is dropped before `done`.
+struct CancelWatch {
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+    done: bool,
+}
+
+impl Drop for CancelWatch {
+    fn drop(&mut self) {
+        if !self.done {
+            self.counter
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }
 
 impl Example {
@@ -103,6 +121,7 @@ impl Example {
             ctx,
             tool_router,
             gate: None,
+            cancelled: Arc::default(),
         }
     }
 }
@@ -149,6 +168,10 @@ impl Example {
     ) -> Result<Json<ProgressResult>, ToolError> {
         self.ctx
             .run("example_progress", async {
+                let mut watch = CancelWatch {
+                    counter: self.cancelled.clone(),
+                    done: false,
+                };
                 let steps = a.steps.min(100);
                 let token = meta.get_progress_token();
                 for step in 0..steps {
@@ -168,6 +191,7 @@ impl Example {
                         }
                     }
                 }
+                watch.done = true;
                 Ok(Json(ProgressResult { steps }))
             })
             .await

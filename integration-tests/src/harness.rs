@@ -58,6 +58,8 @@ pub struct Stack {
     pub gate: Arc<Notify>,
     pub ro_addr: SocketAddr,
     pub rw_addr: SocketAddr,
+    /// The RO backend's handler (its `cancelled` counter).
+    pub ro: Example,
     pub dir: tempfile::TempDir,
     shutdown: CancellationToken,
 }
@@ -109,6 +111,15 @@ pub async fn example_backend(
     gate: Option<Arc<Notify>>,
     ct: CancellationToken,
 ) -> SocketAddr {
+    example_backend_with(access, gate, ct).await.0
+}
+
+/// Like [`example_backend`], also returning the handler (to observe cancelled calls).
+pub async fn example_backend_with(
+    access: &str,
+    gate: Option<Arc<Notify>>,
+    ct: CancellationToken,
+) -> (SocketAddr, Example) {
     use clap::Parser;
     #[derive(Parser)]
     struct A {
@@ -128,7 +139,8 @@ pub async fn example_backend(
     let server = BackendServer::new("example", args).with_readiness(Readiness::always());
     let mut handler = Example::new(server.tool_context());
     handler.gate = gate;
-    serve(server.app(handler), ct).await
+    let addr = serve(server.app(handler.clone()), ct).await;
+    (addr, handler)
 }
 
 /// A port with nothing listening on it.
@@ -165,7 +177,7 @@ impl Stack {
         mcp_common::telemetry::init();
         let shutdown = CancellationToken::new();
         let gate = Arc::new(Notify::new());
-        let ro_addr = example_backend("ro", Some(gate.clone()), shutdown.clone()).await;
+        let (ro_addr, ro) = example_backend_with("ro", Some(gate.clone()), shutdown.clone()).await;
         let rw_addr = example_backend("rw", Some(gate.clone()), shutdown.clone()).await;
         let down = closed_port().await;
         let hang = hanging_backend(shutdown.clone()).await;
@@ -209,6 +221,7 @@ impl Stack {
             gate,
             ro_addr,
             rw_addr,
+            ro,
             dir,
             shutdown,
         }

@@ -106,7 +106,7 @@ async fn unauthenticated_requests_get_401_and_are_audited() {
     let unknown = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
     let cases: Vec<(Option<String>, &str)> = vec![
         (None, "no Authorization header"),
-        (Some("Basic dXNlcjpwdw==".into()), "not a Bearer token"),
+        (Some("Basic dXNlcjpwdw==".into()), "scheme is not Bearer"),
         (Some("Bearer !!!not-base64".into()), "not base64"),
         (Some(format!("Bearer {unknown}")), "unknown key"),
         (Some(format!("Bearer {}", "A".repeat(2000))), "not base64"),
