@@ -301,6 +301,10 @@ where
                         }
                         Tap::ToolOutcome(obs) => {
                             obs.feed(data);
+                            if let Some((verdict, error)) = &obs.verdict {
+                                // Known now: kept even if the client leaves before the end.
+                                this.guard.observed(verdict, error.clone());
+                            }
                             this.guard.add_bytes(data.len());
                             frame
                         }
@@ -394,10 +398,12 @@ fn end_of_stream(tap: &mut Tap, guard: &mut AuditGuard, status: u16) {
         }
         Tap::None => (outcome::OK, None),
     };
-    let verdict = if status >= 400 {
-        outcome::UPSTREAM_ERROR
-    } else {
-        verdict
+    let verdict = match status {
+        500.. => outcome::UPSTREAM_ERROR,
+        // The backend refused the request itself (bad parameters, unsupported version...):
+        // the caller's error, not an unhealthy backend.
+        400..500 => outcome::TOOL_ERROR,
+        _ => verdict,
     };
     guard.finish(status, verdict, error);
 }

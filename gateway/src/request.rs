@@ -553,6 +553,14 @@ impl AuditGuard {
         }
     }
 
+    /// Records an outcome learned while streaming, in case the stream never ends cleanly.
+    pub(crate) fn observed(&mut self, outcome: &'static str, error: Option<String>) {
+        if let Some(p) = &mut self.pending {
+            p.record.outcome = outcome;
+            p.record.error = error;
+        }
+    }
+
     /// Counts a response stream that broke mid-way.
     pub(crate) fn stream_failed(&self) {
         if let Some(p) = &self.pending {
@@ -669,11 +677,17 @@ impl Drop for AuditGuard {
                 0 => 499,
                 s => s,
             };
-            self.finish(
-                status,
-                outcome::OK,
-                Some("client closed the connection before the response ended".into()),
-            );
+            let (outcome, error) = match (p.record.outcome, &p.record.error) {
+                (o, Some(e)) => (
+                    o,
+                    format!("{e}; client closed the connection before the response ended"),
+                ),
+                (o, None) => (
+                    o,
+                    "client closed the connection before the response ended".to_owned(),
+                ),
+            };
+            self.finish(status, outcome, Some(error));
         }
     }
 }

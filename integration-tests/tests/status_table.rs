@@ -783,3 +783,97 @@ async fn a_live_stream_outlives_the_first_byte_timeout() {
         "duration runs to the end of the stream: {line}"
     );
 }
+
+/// Writes `request` on a fresh connection, half-closes it, and returns the status code of the
+/// answer (0 when there is none).
+async fn raw_exchange(stack: &Stack, request: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(stack.gateway_addr)
+        .await
+        .unwrap();
+    s.write_all(request).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn malformed_http_and_header_tricks() {
+    let stack = Stack::start().await;
+    let token = stack.token("reader").to_owned();
+    let host = stack.gateway_addr;
+    // A body shorter than its Content-Length: refused and audited.
+    let truncated = format!(
+        "POST /mcp/example-ro/mcp HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: {ACCEPT}\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\""
+    );
+    assert_eq!(raw_exchange(&stack, truncated.as_bytes()).await, 400);
+    let line = last_line(&stack, 1).await;
+    assert_eq!(
+        (line["outcome"].as_str(), line["http_status"].as_u64()),
+        (Some("denied"), Some(400))
+    );
+    // CR inside a header value: the HTTP parser refuses it before any handler (nothing to audit).
+    let crlf = format!(
+        "POST /mcp/example-ro/mcp HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nX-Evil: a\rInjected: b\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    assert_eq!(raw_exchange(&stack, crlf.as_bytes()).await, 400);
+
+    // Client headers that try to steer the upstream or pose as the gateway change nothing.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"example_headers","arguments":{}}});
+    let a = send(
+        reqwest::Method::POST,
+        &stack.url("example-ro"),
+        Some(&token),
+        Some(body.to_string().into_bytes()),
+        &[
+            ("host", "example-rw.internal"),
+            ("x-forwarded-host", "example-rw"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("forwarded", "for=10.0.0.1;host=example-rw"),
+            ("x-original-url", "/mcp/example-rw/mcp"),
+            ("x-rewrite-url", "/mcp/example-rw/mcp"),
+            ("cookie", "session=abc"),
+            ("proxy-authorization", "Basic abc"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let headers = &a.json()["result"]["structuredContent"]["headers"];
+    let names: Vec<&str> = headers
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for forbidden in [
+        "x-forwarded-host",
+        "x-forwarded-for",
+        "forwarded",
+        "x-original-url",
+        "x-rewrite-url",
+        "cookie",
+        "proxy-authorization",
+        "authorization",
+    ] {
+        assert!(
+            !names.contains(&forbidden),
+            "{forbidden} reached the backend: {names:?}"
+        );
+    }
+    assert_eq!(headers["host"][0], stack.ro_addr.to_string());
+
+    // A forbidden tool is refused even as a notification (no id).
+    let a = post(
+        &stack,
+        "example-rw",
+        Some("narrow"),
+        &json!({"jsonrpc":"2.0","method":"tools/call","params":{"name":"example_write","arguments":{"name":"x"}}}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+}
