@@ -7,6 +7,8 @@
 //! act on ([`tool`]).
 
 pub mod args;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod error;
 pub mod metrics;
 pub mod output;

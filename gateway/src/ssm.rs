@@ -22,16 +22,7 @@ pub const DEFAULT_PREFIX: &str = "/mcp-gateway/keys/";
 /// `AWS_ENDPOINT_URL` points it at an emulator), with short timeouts so an unreachable
 /// endpoint fails in seconds.
 pub async fn client_from_env() -> Result<aws_sdk_ssm::Client> {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await;
+    let conf = mcp_common::aws::loader().load().await;
     if conf.region().is_none() {
         return Err(Error::KeyAdmin(
             "no AWS region: set AWS_REGION (or a profile with a region)".into(),

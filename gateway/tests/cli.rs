@@ -109,6 +109,8 @@ fn keys_generate_writes_hashes_and_prints_the_token_once() {
 
 #[test]
 fn serve_audits_to_stdout_and_drains_on_sigterm() {
+    // reqwest may be built without a crypto provider of its own (feature unification).
+    mcp_common::telemetry::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys.json");
     let token = Command::new(BIN)
@@ -199,6 +201,8 @@ fn serve_audits_to_stdout_and_drains_on_sigterm() {
 
 #[test]
 fn sigterm_finishes_in_flight_calls_and_refuses_new_ones_with_503() {
+    // reqwest may be built without a crypto provider of its own (feature unification).
+    mcp_common::telemetry::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // A backend whose answer takes 1.5 s.
     let backend = rt.block_on(async {

@@ -186,6 +186,8 @@ fn export(moto: &Moto, file: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_export_reload_revoke_rotate_expire() {
+    // reqwest may be built without a crypto provider of its own (feature unification).
+    mcp_common::telemetry::install_crypto_provider();
     let moto = Moto::start(None);
     let dir = tempfile::tempdir().unwrap();
     let keys_file: PathBuf = dir.path().join("keys.json");

@@ -8,6 +8,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_mcp-example");
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_calls_finish() {
+    // reqwest may be built without a crypto provider of its own (feature unification).
+    mcp_common::telemetry::install_crypto_provider();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
