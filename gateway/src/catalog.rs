@@ -6,12 +6,38 @@
 //! `tools/list` with this list), a name outside the list is a mistake too: most likely a typo
 //! that would otherwise silently deny a tool.
 
-/// Known tool lists by server family. A family not listed here is checked by prefix only.
-const KNOWN: &[(&str, &[&str])] = &[];
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-/// The tool list of a server family, when the gateway knows it.
-pub fn known_tools(server: &str) -> Option<&'static [&'static str]> {
-    KNOWN.iter().find(|(s, _)| *s == server).map(|(_, t)| *t)
+/// `policies/tools.json`: the tools of each server family, compiled in.
+const CATALOG: &str = include_str!("../../policies/tools.json");
+
+#[derive(Debug, serde::Deserialize)]
+struct Family {
+    read: Vec<String>,
+    write: Vec<String>,
+}
+
+fn catalog() -> &'static BTreeMap<String, Vec<String>> {
+    static PARSED: OnceLock<BTreeMap<String, Vec<String>>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        let raw: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(CATALOG).expect("policies/tools.json is valid JSON (tested)");
+        raw.into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| {
+                let f: Family = serde_json::from_value(v)
+                    .expect("policies/tools.json families have read and write lists (tested)");
+                (k, f.read.into_iter().chain(f.write).collect())
+            })
+            .collect()
+    })
+}
+
+/// The tool list of a server family (read and write tools), when the gateway knows it. A
+/// family not listed is checked by prefix only.
+pub fn known_tools(server: &str) -> Option<&'static [String]> {
+    catalog().get(server).map(Vec::as_slice)
 }
 
 /// Checks that `tool` can be a tool of `server`.
@@ -30,7 +56,7 @@ pub fn check_tool(server: &str, tool: &str) -> Result<(), String> {
         ));
     }
     if let Some(known) = known_tools(server)
-        && !known.contains(&tool)
+        && !known.iter().any(|k| k == tool)
     {
         return Err(format!(
             "unknown tool `{tool}`; `{server}` has: {}",
@@ -43,6 +69,22 @@ pub fn check_tool(server: &str, tool: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_parses_and_follows_the_naming_rule() {
+        assert!(!catalog().is_empty());
+        for (family, tools) in catalog() {
+            for t in tools {
+                assert!(t.starts_with(&format!("{family}_")), "{t}");
+            }
+        }
+        assert!(check_tool("postgres", "postgres_query").is_ok());
+        let e = check_tool("postgres", "postgres_qeury").unwrap_err();
+        assert!(
+            e.contains("postgres has:") || e.contains("`postgres` has:"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn prefix_and_shape() {

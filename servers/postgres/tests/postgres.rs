@@ -441,6 +441,11 @@ async fn tools_over_mcp_http_ro_and_rw() {
         "postgres_execute",
         "postgres_terminate_session",
     ];
+    // The gateway's catalog (policies/tools.json) lists exactly these.
+    let catalog: serde_json::Value =
+        serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+    assert_eq!(catalog["postgres"]["read"], json!(read_tools));
+    assert_eq!(catalog["postgres"]["write"], json!(write_tools));
     let c = client(ro.addr).await;
     let tools = c.list_all_tools().await.expect("list");
     let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();

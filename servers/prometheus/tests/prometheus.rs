@@ -174,6 +174,14 @@ async fn every_tool_over_mcp() {
             "prometheus_targets",
         ]
     );
+    let catalog: serde_json::Value =
+        serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+    assert_eq!(
+        catalog["prometheus"]["read"],
+        serde_json::json!(names),
+        "policies/tools.json lists these"
+    );
+    assert_eq!(catalog["prometheus"]["write"], serde_json::json!([]));
     for t in &tools {
         let a = t.annotations.as_ref().expect("annotations");
         assert_eq!(a.read_only_hint, Some(true), "{}", t.name);
