@@ -1,0 +1,1 @@
+//! mcp-aws (in progress).

@@ -1,0 +1,1 @@
+//! mcp-cloudwatch (in progress).

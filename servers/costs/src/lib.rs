@@ -1,0 +1,1 @@
+//! mcp-costs (in progress).

@@ -1,0 +1,1 @@
+//! mcp-eks (in progress).
