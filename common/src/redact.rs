@@ -101,7 +101,32 @@ pub fn redact_json(value: &mut Value) -> usize {
     match value {
         Value::Object(map) => {
             let mut n = 0;
+            // `{"name": "DB_PASSWORD", "value": "..."}`: Kubernetes env vars, tags, headers.
+            let named_secret = ["name", "key", "Name", "Key"].iter().any(|k| {
+                map.get(*k)
+                    .and_then(Value::as_str)
+                    .is_some_and(is_sensitive_key)
+            });
+            if named_secret {
+                for field in ["value", "Value"] {
+                    if let Some(v) = map.get_mut(field)
+                        && !v.is_null()
+                    {
+                        *v = Value::String(REDACTED.to_owned());
+                        n += 1;
+                    }
+                }
+            }
+            // In a name/value pair, `name`/`key` is a label, not a secret.
+            let pair = map.contains_key("value") || map.contains_key("Value");
             for (k, v) in map.iter_mut() {
+                if named_secret && (k == "value" || k == "Value") {
+                    continue;
+                }
+                if pair && matches!(k.as_str(), "name" | "key" | "Name" | "Key") && v.is_string() {
+                    n += redact_json(v);
+                    continue;
+                }
                 if is_sensitive_key(k) && !v.is_null() && !matches!(v, Value::Bool(_)) {
                     *v = Value::String(REDACTED.to_owned());
                     n += 1;
@@ -128,11 +153,21 @@ pub fn redact_json(value: &mut Value) -> usize {
 pub fn redact_text(s: &str) -> Option<String> {
     let mut out = s.to_owned();
     let mut changed = false;
-    changed |= redact_pem(&mut out);
-    changed |= redact_url_userinfo(&mut out);
-    changed |= redact_bearer(&mut out);
-    changed |= redact_pairs(&mut out);
-    changed |= redact_aws_key_ids(&mut out);
+    // One rule's replacement can complete another's pattern (a key id followed by a token):
+    // repeat until nothing changes, so redacting twice changes nothing.
+    for _ in 0..8 {
+        let mut pass = false;
+        pass |= redact_pem(&mut out);
+        pass |= redact_url_userinfo(&mut out);
+        pass |= redact_bearer(&mut out);
+        pass |= redact_pairs(&mut out);
+        pass |= redact_aws_key_ids(&mut out);
+        pass |= redact_token_prefixes(&mut out);
+        if !pass {
+            break;
+        }
+        changed = true;
+    }
     changed.then_some(out)
 }
 
@@ -178,8 +213,10 @@ fn redact_pairs(s: &mut String) -> bool {
         let sep = i + rel;
         // The name is the run of word characters just before the separator.
         let name_start = s[..sep]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let name = &s[name_start..sep];
         let mut val_start = sep + 1;
         // `://` is a URL, handled elsewhere.
@@ -237,8 +274,10 @@ fn redact_bearer(s: &mut String) -> bool {
             if end > start && &s[start..end] != REDACTED {
                 s.replace_range(start..end, REDACTED);
                 changed = true;
+                from = start + REDACTED.len();
+            } else {
+                from = start;
             }
-            from = (start + REDACTED.len()).min(s.len());
         }
     }
     changed
@@ -252,12 +291,51 @@ fn redact_aws_key_ids(s: &mut String) -> bool {
         while let Some(pos) = s[from..].find(prefix) {
             let start = from + pos;
             let end = start + 20;
-            let ok = end <= s.len()
-                && s[start + 4..end]
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                && !s[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
+            let b = s.as_bytes();
+            let ok = end <= b.len()
+                && b[start + 4..end]
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && !b.get(end).is_some_and(u8::is_ascii_alphanumeric);
             if ok {
+                s.replace_range(start..end, REDACTED);
+                changed = true;
+                from = start + REDACTED.len();
+            } else {
+                from = start + prefix.len();
+            }
+        }
+    }
+    changed
+}
+
+/// Tokens recognizable by their prefix: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
+/// `github_pat_`), Slack (`xoxb-`, `xoxp-`, ...), GitLab (`glpat-`).
+fn redact_token_prefixes(s: &mut String) -> bool {
+    const PREFIXES: &[&str] = &[
+        "github_pat_",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "xoxs-",
+        "glpat-",
+    ];
+    let mut changed = false;
+    for prefix in PREFIXES {
+        let mut from = 0;
+        while let Some(pos) = s[from..].find(prefix) {
+            let start = from + pos;
+            let boundary = start == 0
+                || !s[..start].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            let end = s[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .map_or(s.len(), |p| start + p);
+            if boundary && end - start >= prefix.len() + 8 {
                 s.replace_range(start..end, REDACTED);
                 changed = true;
                 from = start + REDACTED.len();
@@ -349,6 +427,32 @@ mod tests {
     }
 
     #[test]
+    fn multi_byte_text_around_secrets() {
+        // Found by gateway/tests/robustness.rs: a multi-byte character before a separator.
+        assert_eq!(redact_text("p\u{FFFD}ssword=x"), None);
+        assert_eq!(
+            redact_text("é password=x").unwrap(),
+            "é password=[REDACTED]"
+        );
+        assert_eq!(redact_text("AKIAIOSFODNN7EX\u{FFFD}").as_deref(), None);
+        assert_eq!(redact_text("AKIAIOSFODNN7EXAMPLEé").unwrap(), "[REDACTED]é");
+    }
+
+    #[test]
+    fn name_value_pairs() {
+        let mut v = json!({"env": [
+            {"name": "GITHUB_TOKEN", "value": "abc"},
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {"Key": "db_password", "Value": "p"}
+        ]});
+        assert_eq!(redact_json(&mut v), 2);
+        assert_eq!(v["env"][0]["value"], REDACTED);
+        assert_eq!(v["env"][1]["value"], "debug");
+        assert_eq!(v["env"][2]["Value"], REDACTED);
+        assert_eq!(v["env"][0]["name"], "GITHUB_TOKEN");
+    }
+
+    #[test]
     fn text_shapes() {
         assert_eq!(redact_text("nothing here"), None);
         assert_eq!(
@@ -379,6 +483,10 @@ mod tests {
             redact_text("a -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- b")
                 .unwrap(),
             "a [REDACTED] b"
+        );
+        assert_eq!(
+            redact_text("token ghp_abcdefghijklmnop1234 and xoxb-123-456-abcdef").unwrap(),
+            "token [REDACTED] and [REDACTED]"
         );
         // A URL without credentials is left alone.
         assert_eq!(redact_text("see https://example.com/a:b@c"), None);

@@ -326,3 +326,138 @@ fn sigterm_finishes_in_flight_calls_and_refuses_new_ones_with_503() {
         "{statuses:?}"
     );
 }
+
+#[test]
+fn no_secret_reaches_the_audit_or_the_logs() {
+    mcp_common::telemetry::install_crypto_provider();
+    const SECRETS: &[&str] = &[
+        "hunter2-very-secret",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "ghp_SECRETTOKEN123",
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A backend whose results and errors are full of secrets.
+    let backend = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        let router = axum::Router::new().route(
+            "/mcp",
+            axum::routing::post(|body: axum::body::Bytes| async move {
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let leak = "password=hunter2-very-secret key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY token=ghp_SECRETTOKEN123";
+                let is_error = req["params"]["name"] == "b_fail";
+                let text = if is_error {
+                    "connect to postgres://app:hunter2-very-secret@db/x failed: password=hunter2-very-secret aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AKIAIOSFODNN7EXAMPLE".to_owned()
+                } else {
+                    leak.to_owned()
+                };
+                let answer = serde_json::json!({"jsonrpc":"2.0","id":req["id"],"result":{
+                    "content":[{"type":"text","text":text}],"structuredContent":{"leak":leak},"isError":is_error}});
+                ([("content-type", "application/json")], answer.to_string())
+            }),
+        );
+        tokio::spawn(async move { axum::serve(l, router).await });
+        a
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let token = Command::new(BIN)
+        .args([
+            "keys",
+            "generate",
+            "--role",
+            "r",
+            "--user",
+            "u",
+            "--keys-file",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap()
+        .stdout;
+    let token = String::from_utf8(token).unwrap().trim().to_owned();
+    let port = free_port();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nkeys_file: {}\nbackends:\n  b: http://{backend}/mcp\nroleMapping:\n  r: [b]\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !c.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let args = serde_json::json!({
+            "password": "hunter2-very-secret",
+            "dsn": "postgres://app:hunter2-very-secret@db/x",
+            "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "note": "the key is AKIAIOSFODNN7EXAMPLE",
+            "headers": {"Authorization": "Bearer ghp_SECRETTOKEN123"},
+            "env": [{"name": "GITHUB_TOKEN", "value": "ghp_SECRETTOKEN123"}],
+        });
+        for tool in ["b_ok", "b_fail"] {
+            let body = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":args}});
+            let r = c
+                .post(format!("{base}/mcp/b/mcp"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            // The agent itself gets the backend's answer unchanged.
+            assert!(r.text().await.unwrap().contains("hunter2-very-secret"));
+        }
+        // A wrong key and a denied backend are logged too.
+        let r = c.post(format!("{base}/mcp/b/mcp")).bearer_auth("AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE").send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stdout.contains("[REDACTED]"), "{stdout}");
+    assert!(stdout.contains("\"outcome\":\"tool_error\""), "{stdout}");
+    for secret in SECRETS.iter().chain([&token.as_str()]) {
+        assert!(!stdout.contains(secret), "audit leaks {secret}: {stdout}");
+        assert!(!stderr.contains(secret), "logs leak {secret}: {stderr}");
+    }
+}

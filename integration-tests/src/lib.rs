@@ -4,3 +4,4 @@
 pub mod conformance;
 pub mod example;
 pub mod harness;
+pub mod load;
