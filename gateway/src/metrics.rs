@@ -64,6 +64,7 @@ pub struct Metrics {
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     pub audit_lines: Counter,
     pub audit_write_errors: Counter,
+    pub client_disconnects: Family<BackendLabels, Counter>,
     tool_names: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
@@ -89,6 +90,7 @@ impl Metrics {
             upstream_errors: Family::default(),
             audit_lines: Counter::default(),
             audit_write_errors: Counter::default(),
+            client_disconnects: Family::default(),
             tool_names: Arc::default(),
         };
         r.register(
@@ -137,6 +139,11 @@ impl Metrics {
             m.upstream_errors.clone(),
         );
         r.register("audit_lines", "Audit lines written", m.audit_lines.clone());
+        r.register(
+            "client_disconnects",
+            "Requests whose client went away before the response ended",
+            m.client_disconnects.clone(),
+        );
         r.register(
             "audit_write_errors",
             "Audit lines that could not be written to stdout (they go to stderr)",

@@ -677,6 +677,12 @@ impl Drop for AuditGuard {
                 0 => 499,
                 s => s,
             };
+            p.gw.metrics
+                .client_disconnects
+                .get_or_create(&BackendLabels {
+                    backend: p.backend_label.clone(),
+                })
+                .inc();
             let (outcome, error) = match (p.record.outcome, &p.record.error) {
                 (o, Some(e)) => (
                     o,
