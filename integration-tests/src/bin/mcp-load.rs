@@ -2,7 +2,7 @@
 //! in-process and the `mcp-gateway` binary as its own process, sends `--rate` tools/call
 //! requests per second for `--duration`, counts the gateway's audit lines, and samples its RSS.
 //! Fails (exit 1) on any error, any request not audited exactly once, or RSS growth beyond
-//! `--max-rss-growth` after the first tenth of the run.
+//! `--max-rss-growth` after the first third of the run (warm-up).
 //!
 //!   cargo build --release -p mcp-gateway -p integration-tests
 //!   target/release/mcp-load --rate 1000 --duration 60s
@@ -176,7 +176,9 @@ async fn load(args: Args) -> Result<(), String> {
         report.percentile_us(99.0)
     );
     println!("audit lines     {audited}");
-    let early = samples.get(samples.len() / 10).map(|s| s.1);
+    // Warm-up (connection pools, allocator arenas) is over by a third of the run: from there
+    // on a gateway without leaks stays flat.
+    let early = samples.get(samples.len() / 3).map(|s| s.1);
     let last = samples.last().map(|s| s.1);
     let max = samples.iter().map(|s| s.1).max();
     println!(
