@@ -1,0 +1,1 @@
+//! mcp-argo (in progress).

@@ -1,0 +1,1 @@
+//! mcp-cloudflare (in progress).

@@ -1,0 +1,1 @@
+//! mcp-github (in progress).
