@@ -9,6 +9,8 @@
 pub mod args;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
+pub mod aws_error;
 pub mod error;
 pub mod metrics;
 pub mod output;

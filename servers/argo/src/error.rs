@@ -1,0 +1,130 @@
+//! The crate's one error type, and how each failure becomes a tool error an agent can act on.
+
+use mcp_common::ToolError;
+
+/// Everything that can go wrong between a tool and Argo CD.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid setting {name}: {reason}")]
+    Setting { name: &'static str, reason: String },
+
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+
+    #[error("cannot read {what} from {path}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot reach Argo CD at {url}: {}", chain(source))]
+    Connect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Argo CD answered with an error status; `message` is its own error text (its JSON error
+    /// body's `message`, or the start of whatever a proxy sent).
+    #[error("Argo CD answered HTTP {status}: {message}")]
+    Api {
+        status: u16,
+        message: String,
+        /// `Retry-After` of a 429, in seconds.
+        retry_after: Option<u64>,
+    },
+
+    #[error("the answer to {path} is larger than {limit} bytes")]
+    TooLarge { path: String, limit: usize },
+
+    #[error("cannot parse Argo CD's answer to {path}: {source}")]
+    Decode {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with its causes: reqwest's own message alone does not say what went wrong.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+impl Error {
+    /// The tool error for a failed call: `what` names the call (e.g. "get application
+    /// guestbook"), `permission` the Argo CD RBAC permission it needs
+    /// (`applications, get, <project>/<app>`).
+    pub fn into_tool_error(self, what: &str, permission: &str) -> ToolError {
+        match self {
+            Error::Api { status: 401, message, .. } => ToolError::new(format!(
+                "Argo CD refused the token for {what} (HTTP 401): {message}"
+            ))
+            .with_hint("the deployment's ARGOCD_AUTH_TOKEN is wrong, expired or its account is disabled; ask an operator to issue a new token (argocd account generate-token)"),
+            Error::Api { status: 403, message, .. } => {
+                let mut e = ToolError::permission_denied(what, format!("the Argo CD RBAC permission `{permission}`"));
+                e.message = format!("permission denied: {what} (Argo CD answered HTTP 403: {message})");
+                e.hint = Some(format!(
+                    "this deployment's Argo CD account lacks `{permission}` (policies/argocd/argocd-rbac-cm.yaml), or the application does not exist: Argo CD answers 403 for applications an account may not see; check the name with argo_list_applications, use a backend with that access or ask an operator to grant it"
+                ));
+                e
+            }
+            Error::Api { status: 404, message, .. } => ToolError::new(format!(
+                "Argo CD found nothing for {what} (HTTP 404): {message}"
+            ))
+            .with_hint("check the application name (and app_namespace for applications outside argocd) with argo_list_applications"),
+            Error::Api { status: 429, message, retry_after } => ToolError::new(format!(
+                "Argo CD rate-limited {what} (HTTP 429): {message}"
+            ))
+            .with_hint(match retry_after {
+                Some(s) => format!("retry in {s} s"),
+                None => "retry in a few seconds".to_owned(),
+            }),
+            Error::Api { status, message, .. } if status >= 500 => ToolError::new(format!(
+                "Argo CD failed {what} (HTTP {status}): {message}"
+            ))
+            .with_hint("the Argo CD API server or a proxy in front of it is in trouble; retry in a moment"),
+            Error::Api { status, message, .. } => ToolError::new(format!(
+                "Argo CD rejected {what} (HTTP {status}): {message}"
+            ))
+            .with_hint("the text above is Argo CD's own error; fix the arguments (another sync may be running, or the revision or history id may not exist)"),
+            e @ Error::Connect { .. } => ToolError::new(format!("{what} failed: {e}"))
+                .with_hint("Argo CD is down or unreachable from this pod; retry later or check another environment's backend"),
+            e @ Error::TooLarge { .. } => ToolError::new(format!("{what} failed: {e}"))
+                .with_hint("narrow the request (filters, a project, a label selector)"),
+            e => ToolError::upstream(format!("Argo CD {what}"), e),
+        }
+    }
+
+    pub(crate) fn setting(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::Setting {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Error> for mcp_common::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Setting { name, reason } => mcp_common::Error::Setting { name, reason },
+            other => mcp_common::Error::Setting {
+                name: "argocd",
+                reason: other.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The IAM actions each tool calls. `policies/iam/aws-ro.json` must allow every read tool's
+//! actions and nothing that mutates; `aws-rw.json` every tool's (tested in `tests/policies.rs`).
+
+/// (tool, IAM actions it calls).
+pub const TOOL_ACTIONS: &[(&str, &[&str])] = &[
+    ("aws_describe_instances", &["ec2:DescribeInstances"]),
+    (
+        "aws_describe_security_groups",
+        &["ec2:DescribeSecurityGroups"],
+    ),
+    ("aws_describe_vpcs", &["ec2:DescribeVpcs"]),
+    ("aws_describe_subnets", &["ec2:DescribeSubnets"]),
+    ("aws_get_caller_identity", &["sts:GetCallerIdentity"]),
+    ("aws_start_instances", &["ec2:StartInstances"]),
+    ("aws_stop_instances", &["ec2:StopInstances"]),
+    ("aws_reboot_instances", &["ec2:RebootInstances"]),
+    ("aws_terminate_instances", &["ec2:TerminateInstances"]),
+];
+
+/// Actions outside any tool: the readiness check.
+pub const READINESS_ACTIONS: &[&str] = &["ec2:DescribeInstances"];
