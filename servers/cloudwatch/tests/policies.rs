@@ -1,6 +1,7 @@
 //! Layer 3 on paper: every tool's IAM actions are allowed by policies/iam/cloudwatch.json, and
 //! the policy allows nothing that mutates.
 
+#[path = "../../test-support/aws.rs"]
 mod common;
 
 use common::{allowed_actions, allows, catalog, is_read_only_action};

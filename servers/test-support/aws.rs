@@ -1,3 +1,4 @@
+//! Shared by the aws and cloudwatch (and later costs) integration tests.
 //! The moto AWS emulator (scripts/start-moto) for these tests, and helpers to run a backend
 //! against it in-process with explicit credentials and endpoint (nothing from the developer's
 //! environment).
