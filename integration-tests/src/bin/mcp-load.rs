@@ -182,7 +182,7 @@ async fn load(args: Args) -> Result<(), String> {
     let last = samples.last().map(|s| s.1);
     let max = samples.iter().map(|s| s.1).max();
     println!(
-        "gateway RSS     early {early:?} KiB, max {max:?} KiB, last {last:?} KiB ({} samples)",
+        "gateway RSS     after warm-up {early:?} KiB, max {max:?} KiB, last {last:?} KiB ({} samples)",
         samples.len()
     );
 
