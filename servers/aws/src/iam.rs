@@ -1,5 +1,5 @@
 //! The IAM actions each tool calls. `policies/iam/aws-ro.json` must allow every read tool's
-//! actions and nothing that mutates; `aws-rw.json` every tool's (tested in `tests/policies.rs`).
+//! actions and nothing that mutates; `aws-rw.json` every tool's (tested in `tests/suite/policies.rs`).
 
 /// (tool, IAM actions it calls).
 pub const TOOL_ACTIONS: &[(&str, &[&str])] = &[

@@ -1,5 +1,5 @@
 //! The IAM actions each tool calls. `policies/iam/cloudwatch.json` must allow all of them and
-//! nothing that mutates (tested in `tests/policies.rs`).
+//! nothing that mutates (tested in `tests/suite/policies.rs`).
 
 /// (tool, IAM actions it calls).
 pub const TOOL_ACTIONS: &[(&str, &[&str])] = &[

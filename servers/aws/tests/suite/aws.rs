@@ -2,8 +2,7 @@
 //! throttling, an unreachable endpoint, `--role-arn`, and layer 3 alone (an RW deployment with
 //! the read-only IAM policy's credentials, under moto's IAM enforcement).
 
-#[path = "../../test-support/aws.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

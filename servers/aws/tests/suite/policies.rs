@@ -1,8 +1,7 @@
 //! Layer 3 on paper: every tool's IAM actions are allowed by the policy of its deployment, and
 //! the read-only policy allows nothing that mutates.
 
-#[path = "../../test-support/aws.rs"]
-mod common;
+use crate::common;
 
 use common::{allowed_actions, allows, catalog, is_read_only_action};
 use mcp_aws::iam::{READINESS_ACTIONS, TOOL_ACTIONS};

@@ -2,8 +2,7 @@
 //! Logs Insights over MCP; a Logs Insights query still running at the timeout (a stub speaking
 //! the Logs JSON protocol); bad input; and the IAM denial of a tool the credentials lack.
 
-#[path = "../../test-support/aws.rs"]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -9,7 +9,7 @@
 //! the reserved slots). While the diagnostics run, the tool's own session is active too:
 //! 97 + 1 = 98 active client connections of 100.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

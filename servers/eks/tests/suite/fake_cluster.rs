@@ -86,7 +86,7 @@ async fn tool_names(c: &Client) -> Vec<String> {
 }
 
 fn catalog(k: &str) -> Vec<String> {
-    let v: Value = serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!("../../../../policies/tools.json")).unwrap();
     let mut l: Vec<String> = v["eks"][k]
         .as_array()
         .unwrap()

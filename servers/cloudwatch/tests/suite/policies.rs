@@ -1,8 +1,7 @@
 //! Layer 3 on paper: every tool's IAM actions are allowed by policies/iam/cloudwatch.json, and
 //! the policy allows nothing that mutates.
 
-#[path = "../../test-support/aws.rs"]
-mod common;
+use crate::common;
 
 use common::{allowed_actions, allows, catalog, is_read_only_action};
 use mcp_cloudwatch::iam::{READINESS_ACTIONS, TOOL_ACTIONS};

@@ -175,7 +175,7 @@ async fn every_tool_over_mcp() {
         ]
     );
     let catalog: serde_json::Value =
-        serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../policies/tools.json")).unwrap();
     assert_eq!(
         catalog["prometheus"]["read"],
         serde_json::json!(names),

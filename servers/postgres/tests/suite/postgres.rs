@@ -2,7 +2,7 @@
 //! every tool, the read-only escapes, each read-only layer on its own, bad input, a dropped
 //! connection, two instances, and the tools over MCP streamable HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -443,7 +443,7 @@ async fn tools_over_mcp_http_ro_and_rw() {
     ];
     // The gateway's catalog (policies/tools.json) lists exactly these.
     let catalog: serde_json::Value =
-        serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../policies/tools.json")).unwrap();
     assert_eq!(catalog["postgres"]["read"], json!(read_tools));
     assert_eq!(catalog["postgres"]["write"], json!(write_tools));
     let c = client(ro.addr).await;

@@ -1,0 +1,6 @@
+//! One test binary for mcp-eks (one link instead of one per file; each module is what
+//! used to be its own `tests/*.rs`). Run one part with `cargo test -p <crate> --test suite <module>::`.
+
+mod fake_cluster;
+mod mock;
+mod real_cluster;
