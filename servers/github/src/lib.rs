@@ -1,11 +1,14 @@
 //! `mcp-github`: repositories, issues, pull requests, commits, files and workflow runs for
-//! agents; issues and comments with `--access rw` (docs/github.md lists what is still to come).
+//! agents; with `--access rw` issues, comments and proposed changes (branch + commit + pull
+//! request).
 //!
-//! - [`upstream`]: the octocrab client (token auth, `--github-api-url`) and the `--repos`
-//!   allow-list;
-//! - [`tools`]: the MCP tools.
+//! - [`upstream`]: the octocrab client (token or GitHub App installation auth,
+//!   `--github-api-url`) and the `--repos` allow-list;
+//! - [`tools`]: the MCP tools;
+//! - [`propose`]: `github_propose_change` through the Git Data API.
 
 pub mod error;
+pub mod propose;
 pub mod tools;
 pub mod upstream;
 
@@ -35,7 +38,7 @@ pub fn build(args: Args) -> Result<(BackendServer, GitHub)> {
             let upstream = check.clone();
             async move { upstream.check().await.map_err(|e| e.to_string()) }
         }));
-    tracing::info!(url = %upstream.api_url(), repos = ?upstream.allow_list(), "github upstream");
+    tracing::info!(url = %upstream.api_url(), auth = upstream.auth_kind(), repos = ?upstream.allow_list(), "github upstream");
     let handler = GitHub::new(server.tool_context(), upstream);
     Ok((server, handler))
 }

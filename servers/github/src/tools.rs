@@ -977,9 +977,32 @@ pub struct WriteResult {
 
 const PERMISSION_ISSUES_WRITE: &str = "Issues: read and write";
 
-/// Write tools. Not yet implemented: `github_propose_change` (docs/github.md).
+/// Write tools, registered only with `--access rw`.
 #[tool_router(router = write_tools)]
 impl GitHub {
+    #[tool(
+        description = "Propose a change as a pull request, in one call: creates a new branch from `base` (default: the default branch), one commit with the given file changes (`{path, content}` with the complete new text, or `{path, delete: true}`; at most 20 files of 256 KiB) and a pull request. dry_run defaults to TRUE: it reads the base and returns each file's unified diff without writing anything; call again with dry_run false to create it. Refuses an existing branch, paths outside the repository and no-op changes. Lines shown as [REDACTED] by github_get_file may be sent back unchanged. Needs Contents: read and write, Pull requests: read and write.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn github_propose_change(
+        &self,
+        Parameters(a): Parameters<crate::propose::ProposeChangeArgs>,
+    ) -> Result<Json<crate::propose::Proposal>, ToolError> {
+        self.ctx
+            .run("github_propose_change", async {
+                let repo = self.repo(&a.repo)?;
+                crate::propose::propose(&self.upstream, repo, a, self.max_bytes())
+                    .await
+                    .map(Json)
+            })
+            .await
+    }
+
     #[tool(
         description = "Create an issue in a repository (title, body, labels). Credential-looking text in the body is redacted before it is sent. dry_run shows the issue without creating it. Needs Issues: read and write.",
         annotations(

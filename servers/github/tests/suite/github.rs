@@ -2,95 +2,12 @@
 //! tool over MCP streamable HTTP with an rmcp client, exact requests (method, path, query,
 //! token), bounds, the --repos allow-list, and API errors as actionable tool errors.
 
-use std::net::SocketAddr;
-
 use base64::Engine;
-use clap::Parser;
-use rmcp::RoleClient;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const TOKEN: &str = "github_pat_11TEST0000000000000000_doNotLeakThisTokenValue";
-
-async fn backend(gh: &MockServer, extra: &[&str]) -> SocketAddr {
-    mcp_common::telemetry::init();
-    let uri = gh.uri();
-    let mut argv = vec![
-        "mcp-github",
-        "--github-api-url",
-        uri.as_str(),
-        "--github-token",
-        TOKEN,
-        "--env",
-        "test",
-        "--allowed-host",
-        "*",
-    ];
-    argv.extend_from_slice(extra);
-    let (server, handler) = mcp_github::build(mcp_github::Args::parse_from(argv)).expect("build");
-    let app = server.app(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
-async fn client(addr: SocketAddr) -> RunningService<RoleClient, ()> {
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect")
-}
-
-async fn call(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> CallToolResult {
-    c.call_tool(CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap()))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-async fn ok(c: &RunningService<RoleClient, ()>, tool: &'static str, args: Value) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    let v = r.structured_content.expect("structured content");
-    assert!(!v.to_string().contains(TOKEN), "token in output");
-    v
-}
-
-async fn error_text(c: &RunningService<RoleClient, ()>, tool: &'static str, args: Value) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
-    let text = r
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(!text.contains(TOKEN), "token in error: {text}");
-    text
-}
-
-fn get(p: &str) -> wiremock::MockBuilder {
-    Mock::given(method("GET")).and(path(p.to_owned()))
-}
-
-async fn queries(gh: &MockServer, p: &str) -> Vec<String> {
-    gh.received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == p)
-        .map(|r| r.url.query().unwrap_or("").to_owned())
-        .collect()
-}
+use crate::support::{TOKEN, backend, client, error_text, get, ok, queries};
 
 fn issue(number: u64, title: &str, pr: bool) -> Value {
     let mut v = json!({
@@ -114,7 +31,7 @@ fn issue(number: u64, title: &str, pr: bool) -> Value {
 async fn tools_list_matches_the_catalog() {
     let gh = MockServer::start().await;
     let catalog: Value =
-        serde_json::from_str(include_str!("../../../policies/tools.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../policies/tools.json")).unwrap();
     let read: Vec<String> = serde_json::from_value(catalog["github"]["read"].clone()).unwrap();
     let write: Vec<String> = serde_json::from_value(catalog["github"]["write"].clone()).unwrap();
     for access in ["ro", "rw"] {
