@@ -108,6 +108,92 @@ pub fn fit_items<T: Serialize>(items: Vec<T>, max_items: usize, max_bytes: usize
     }
 }
 
+/// Where a page of an upstream that pages with opaque tokens (AWS `NextToken` /
+/// `NextPageToken`) starts: the upstream token (none: the first page) and how many items of
+/// that upstream page were already returned. The skip lets a page end anywhere (a `limit`
+/// under the upstream's page size, the byte cap) without losing items. Encoded as
+/// `SKIP:TOKEN`; tools hand it out as `next_cursor` and take it back as `cursor`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    pub token: Option<String>,
+    pub skip: usize,
+}
+
+impl PageCursor {
+    /// Reads a cursor (absent or empty: the first page). The error is the reason, for the
+    /// caller's invalid-argument error on `cursor`.
+    pub fn parse(cursor: Option<&str>) -> Result<Self, String> {
+        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
+            return Ok(Self::default());
+        };
+        let bad = || "not a cursor of this tool: pass `next_cursor` back unchanged".to_owned();
+        let (skip, token) = c.split_once(':').ok_or_else(bad)?;
+        let skip = skip.parse().map_err(|_| bad())?;
+        Ok(Self {
+            token: (!token.is_empty()).then(|| token.to_owned()),
+            skip,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{}:{}",
+            self.skip,
+            self.token.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// One bounded page of an upstream page (see [`bound_page`]).
+#[derive(Debug)]
+pub struct BoundedPage<T> {
+    pub items: Vec<T>,
+    /// True when more items follow (`next_cursor` is set).
+    pub truncated: bool,
+    pub next_cursor: Option<String>,
+    /// Set when the byte cap, not `limit`, ended the page.
+    pub note: Option<String>,
+}
+
+/// Cuts one upstream page (fetched at `cursor`) to `limit` items and `max_bytes`, and says
+/// where the next page starts: later in the same upstream page, or at `upstream_next`.
+pub fn bound_page<T: Serialize>(
+    items: Vec<T>,
+    cursor: &PageCursor,
+    limit: usize,
+    max_bytes: usize,
+    upstream_next: Option<String>,
+) -> BoundedPage<T> {
+    let rest: Vec<T> = items.into_iter().skip(cursor.skip).collect();
+    let available = rest.len();
+    let page = fit_items(rest, limit, max_bytes);
+    let kept = page.items.len();
+    let mut note = None;
+    let next = if kept < available {
+        if kept < limit {
+            note = Some(format!(
+                "output cap: {kept} item(s) on this page; continue with next_cursor, or narrow the request"
+            ));
+        }
+        // An item alone over the cap is skipped rather than returned forever.
+        Some(PageCursor {
+            token: cursor.token.clone(),
+            skip: cursor.skip + kept.max(1),
+        })
+    } else {
+        upstream_next.map(|t| PageCursor {
+            token: Some(t),
+            skip: 0,
+        })
+    };
+    BoundedPage {
+        items: page.items,
+        truncated: next.is_some(),
+        next_cursor: next.map(|c| c.encode()),
+        note,
+    }
+}
+
 /// Shrinks an arbitrary JSON value to fit `max_bytes` once serialized: long strings are cut
 /// first; if that is not enough the value is replaced by a marker object with a preview.
 /// Returns the value and whether it was changed.
@@ -201,5 +287,51 @@ mod tests {
         assert!(cut);
         assert_eq!(v["truncated"], true);
         assert!(v.to_string().len() <= 200 + 64);
+    }
+
+    #[test]
+    fn page_cursor_walks_an_upstream_page_then_the_next() {
+        assert_eq!(PageCursor::parse(None).unwrap(), PageCursor::default());
+        assert_eq!(PageCursor::parse(Some("")).unwrap(), PageCursor::default());
+        assert!(PageCursor::parse(Some("garbage")).is_err());
+        assert!(PageCursor::parse(Some("x:tok")).is_err());
+        let first = bound_page(
+            vec![1u32, 2, 3],
+            &PageCursor::default(),
+            2,
+            65536,
+            Some("T:2".into()),
+        );
+        assert_eq!(first.items, [1, 2]);
+        assert!(first.truncated);
+        let c = PageCursor::parse(first.next_cursor.as_deref()).unwrap();
+        assert_eq!(
+            c,
+            PageCursor {
+                token: None,
+                skip: 2
+            }
+        );
+        let second = bound_page(vec![1u32, 2, 3], &c, 2, 65536, Some("T:2".into()));
+        assert_eq!(second.items, [3]);
+        assert_eq!(
+            second.next_cursor.as_deref(),
+            Some("0:T:2"),
+            "tokens may hold colons"
+        );
+        let c = PageCursor::parse(second.next_cursor.as_deref()).unwrap();
+        assert_eq!(c.token.as_deref(), Some("T:2"));
+        let last = bound_page(vec![1u32], &PageCursor::default(), 5, 65536, None);
+        assert!(!last.truncated && last.next_cursor.is_none() && last.note.is_none());
+        // The byte cap ends a page early and says so.
+        let capped = bound_page(
+            vec![1000u32, 2000, 3000],
+            &PageCursor::default(),
+            10,
+            11,
+            None,
+        );
+        assert_eq!(capped.items, [1000, 2000]);
+        assert!(capped.note.unwrap().contains("output cap"));
     }
 }
