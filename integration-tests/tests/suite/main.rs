@@ -4,6 +4,7 @@
 mod backend_process;
 mod conformance;
 mod faults;
+mod incident;
 mod load;
 mod status_table;
 mod through_gateway;
