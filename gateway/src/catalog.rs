@@ -12,24 +12,40 @@ use std::sync::OnceLock;
 /// `policies/tools.json`: the tools of each server family, compiled in.
 const CATALOG: &str = include_str!("../../policies/tools.json");
 
-#[derive(Debug, serde::Deserialize)]
-struct Family {
-    read: Vec<String>,
-    write: Vec<String>,
+/// The tools of one server family: `read` are registered in every deployment, `write` only
+/// with `--access rw`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Family {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
+}
+
+/// Parses a `tools.json` (members starting with `_` are comments).
+pub fn parse(text: &str) -> Result<BTreeMap<String, Family>, String> {
+    let raw: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    raw.into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| {
+            let f: Family = serde_json::from_value(v)
+                .map_err(|e| format!("family `{k}` needs `read` and `write` lists: {e}"))?;
+            Ok((k, f))
+        })
+        .collect()
+}
+
+/// The compiled-in `policies/tools.json`.
+pub fn embedded() -> &'static BTreeMap<String, Family> {
+    static PARSED: OnceLock<BTreeMap<String, Family>> = OnceLock::new();
+    PARSED.get_or_init(|| parse(CATALOG).expect("policies/tools.json parses (tested)"))
 }
 
 fn catalog() -> &'static BTreeMap<String, Vec<String>> {
-    static PARSED: OnceLock<BTreeMap<String, Vec<String>>> = OnceLock::new();
-    PARSED.get_or_init(|| {
-        let raw: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(CATALOG).expect("policies/tools.json is valid JSON (tested)");
-        raw.into_iter()
-            .filter(|(k, _)| !k.starts_with('_'))
-            .map(|(k, v)| {
-                let f: Family = serde_json::from_value(v)
-                    .expect("policies/tools.json families have read and write lists (tested)");
-                (k, f.read.into_iter().chain(f.write).collect())
-            })
+    static ALL: OnceLock<BTreeMap<String, Vec<String>>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        embedded()
+            .iter()
+            .map(|(k, f)| (k.clone(), f.read.iter().chain(&f.write).cloned().collect()))
             .collect()
     })
 }

@@ -1,4 +1,4 @@
-//! The `mcp-gateway` command line: `serve`, `check`, `keys`.
+//! The `mcp-gateway` command line: `serve`, `check`, `keys`, `can-i`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,6 +42,9 @@ pub enum Command {
     /// Agent keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Explain whether ROLE may call TOOL on BACKEND, layer by layer (gateway, pod, credential).
+    /// Exit 0 allowed, 1 denied, 2 bad input, 3 not decidable offline.
+    CanI(crate::can_i::CanIArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +131,7 @@ pub fn main() -> ExitCode {
     mcp_common::telemetry::init();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::CanI(args) => crate::can_i::run(&args),
         Command::Keys(KeysCommand::Generate {
             role,
             user,

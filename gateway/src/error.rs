@@ -31,6 +31,12 @@ pub enum Error {
         target: String,
         reason: String,
     },
+    /// A policy file under `policies/` (or `--policies DIR`) that cannot be used.
+    #[error("policy {file}: {reason}")]
+    Policy { file: String, reason: String },
+    /// A `can-i` question that cannot be answered as asked (unknown role, backend, tool, ...).
+    #[error("{0}")]
+    CanI(String),
     #[error(transparent)]
     Common(#[from] mcp_common::Error),
 }

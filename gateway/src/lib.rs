@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod can_i;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -4,7 +4,8 @@
 //! The same evaluator decides the fake API server's answers (`crate::fake`), so the end-to-end
 //! tests see exactly what the shipped roles allow; the unit tests check that every read tool is
 //! granted by `mcp-viewer`, every write tool by `mcp-editor`, and that the viewer has no write
-//! verb and no Secrets.
+//! verb and no Secrets. The permissions are also recorded in `policies/permissions.json`, which
+//! `mcp-gateway can-i` evaluates; a test keeps the two equal.
 
 use serde::Deserialize;
 
@@ -232,6 +233,40 @@ mod tests {
                 .collect()
         };
         (list("read"), list("write"))
+    }
+
+    /// `policies/permissions.json` records the same permissions per tool (it is what
+    /// `mcp-gateway can-i` evaluates, without depending on this crate): the two must not drift.
+    #[test]
+    fn declarations_equal_policies_permissions_json() {
+        use std::collections::BTreeSet;
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../../policies/permissions.json")).unwrap();
+        let recorded = v["eks"]["tools"].as_object().unwrap();
+        let (read, write) = catalog();
+        let mut tools: Vec<&String> = read.iter().chain(&write).collect();
+        tools.sort();
+        assert_eq!(recorded.keys().collect::<Vec<_>>(), tools);
+        for (tool, needs) in recorded {
+            let needs = needs.as_array().unwrap();
+            let want: BTreeSet<(&str, &str, &str)> = needs
+                .iter()
+                .map(|n| {
+                    let f = |k: &str| n[k].as_str().unwrap();
+                    (f("verb"), f("apiGroup"), f("resource"))
+                })
+                .collect();
+            let declared = tool_permissions(tool);
+            let have: BTreeSet<(&str, &str, &str)> = declared
+                .iter()
+                .map(|p| (p.verb, p.group, p.resource))
+                .collect();
+            assert_eq!(
+                have, want,
+                "{tool}: rbac.rs and policies/permissions.json differ"
+            );
+            assert_eq!(declared.len(), needs.len(), "{tool}: a duplicate");
+        }
     }
 
     #[test]
