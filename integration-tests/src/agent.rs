@@ -45,6 +45,9 @@ pub struct Investigation {
     pub db_max_connections: i64,
     pub slow_query: String,
     pub slow_query_mean_ms: f64,
+    /// The repository and file Argo CD deploys the app from.
+    pub gitops_repo: String,
+    pub gitops_path: String,
 }
 
 /// One tool call (or refused call) of the run.
@@ -522,13 +525,57 @@ pub async fn investigate(setup: &Setup) -> anyhow::Result<Investigation> {
         });
     }
 
-    // 8. The fix, proposed as a change to the GitOps repository (read with the agent's key,
+    // 8. Where the Deployment comes from: Argo CD syncs it from Git (with self-heal a direct
+    //    patch would be reverted), so the fix is a change to that repository.
+    let (gitops_repo, gitops_path) = match c
+        .call(
+            false,
+            "argo-view",
+            "argo_get_application",
+            json!({"name": app}),
+        )
+        .await?
+    {
+        Answer::Ok(a) => {
+            let repo = a["repo_url"]
+                .as_str()
+                .and_then(github_repo)
+                .unwrap_or_else(|| setup.gitops_repo.clone());
+            let dir = a["path"].as_str().unwrap_or("").trim_matches('/');
+            let path = if dir.is_empty() {
+                setup.gitops_path.clone()
+            } else {
+                format!("{dir}/deployment.yaml")
+            };
+            c.inv.findings.push(Finding {
+                title: format!(
+                    "Argo CD deploys {app} from {repo} ({}), sync {}, health {}",
+                    a["path"].as_str().unwrap_or("/"),
+                    a["sync_status"].as_str().unwrap_or("?"),
+                    a["health_status"].as_str().unwrap_or("?")
+                ),
+                evidence: format!(
+                    "revision {}, target {}; {}",
+                    a["revision"].as_str().unwrap_or("?"),
+                    a["target_revision"].as_str().unwrap_or("?"),
+                    a["health_message"].as_str().unwrap_or("")
+                ),
+                source: "argo-view/argo_get_application".into(),
+            });
+            (repo, path)
+        }
+        _ => (setup.gitops_repo.clone(), setup.gitops_path.clone()),
+    };
+    c.inv.gitops_repo = gitops_repo.clone();
+    c.inv.gitops_path = gitops_path.clone();
+
+    // 9. The fix, proposed as a change to the GitOps repository (read with the agent's key,
     //    proposed as a dry run with the operator's).
     let file = c
         .must(
             "github-ro",
             "github_get_file",
-            json!({"repo": setup.gitops_repo, "path": setup.gitops_path}),
+            json!({"repo": gitops_repo, "path": gitops_path}),
         )
         .await?;
     let current = file["data"]["content"]
@@ -553,7 +600,7 @@ pub async fn investigate(setup: &Setup) -> anyhow::Result<Investigation> {
     if changed == current {
         bail!(
             "the manifest in {} does not contain the values the cluster runs",
-            setup.gitops_path
+            gitops_path
         );
     }
     let summary = format!(
@@ -570,11 +617,11 @@ pub async fn investigate(setup: &Setup) -> anyhow::Result<Investigation> {
             "github-rw",
             "github_propose_change",
             json!({
-                "repo": setup.gitops_repo,
+                "repo": gitops_repo,
                 "title": summary,
                 "body": body,
                 "commit_message": summary,
-                "changes": [{"path": setup.gitops_path, "content": changed}],
+                "changes": [{"path": gitops_path, "content": changed}],
                 "dry_run": true
             }),
         )
@@ -582,8 +629,8 @@ pub async fn investigate(setup: &Setup) -> anyhow::Result<Investigation> {
     match proposal {
         Answer::Ok(v) => {
             c.inv.fix = Some(ProposedFix {
-                repo: setup.gitops_repo.clone(),
-                path: setup.gitops_path.clone(),
+                repo: gitops_repo.clone(),
+                path: gitops_path.clone(),
                 summary,
                 dry_run: true,
                 result: v,
@@ -679,6 +726,18 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
+/// `owner/name` of a GitHub repository URL (`https://github.com/acme/gitops.git`,
+/// `git@github.com:acme/gitops.git`).
+fn github_repo(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://github.com/")
+        .or_else(|| url.strip_prefix("git@github.com:"))?;
+    let rest = rest.trim_end_matches('/').trim_end_matches(".git");
+    let (owner, name) = rest.split_once('/')?;
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| format!("{owner}/{name}"))
+}
+
 fn mb(bytes: f64) -> String {
     format!("{:.0} MB", bytes / 1e6)
 }
@@ -731,5 +790,14 @@ mod tests {
         assert_eq!(quantity_bytes("x"), None);
         assert_eq!(raise_limit("512Mi"), "1Gi");
         assert_eq!(raise_limit("384Mi"), "768Mi");
+        assert_eq!(
+            github_repo("https://github.com/acme/gitops.git").as_deref(),
+            Some("acme/gitops")
+        );
+        assert_eq!(
+            github_repo("git@github.com:acme/gitops").as_deref(),
+            Some("acme/gitops")
+        );
+        assert_eq!(github_repo("https://gitlab.com/acme/gitops"), None);
     }
 }

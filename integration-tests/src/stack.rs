@@ -112,6 +112,10 @@ pub struct LocalStack {
     /// Superuser URL of the PostgreSQL cluster (the `postgres` database).
     pub database_url: String,
     pub github: MockServer,
+    /// The Argo CD API fake (the production Argo CD, syncing from [`GITOPS_REPO`]).
+    pub argocd: MockServer,
+    /// The Cloudflare API fake.
+    pub cloudflare: MockServer,
     pub kube_prod: FakeApiServer,
     pub kube_dev: FakeApiServer,
     /// How many sessions hold the database's connection slots (the incident).
@@ -139,6 +143,8 @@ impl LocalStack {
             "mcp-aws",
             "mcp-cloudwatch",
             "mcp-github",
+            "mcp-argo",
+            "mcp-cloudflare",
         ] {
             if !bin.join(b).is_file() {
                 bail!(
@@ -190,6 +196,8 @@ impl LocalStack {
         let kube_prod = FakeApiServer::start_with(true).await?;
         let kube_dev = FakeApiServer::start().await?;
         let github = github_fake().await;
+        let argocd = argocd_fake().await;
+        let cloudflare = cloudflare_fake().await;
 
         let mut stack = LocalStack {
             gateway_url: String::new(),
@@ -202,6 +210,8 @@ impl LocalStack {
             moto_url,
             database_url,
             github,
+            argocd,
+            cloudflare,
             kube_prod,
             kube_dev,
             sleepers: 0,
@@ -470,6 +480,56 @@ impl LocalStack {
                     env(&[("GITHUB_TOKEN", "ghp_demo_read_write_token".into())]),
                 ]
                 .concat(),
+                vec![],
+            ),
+            (
+                "argo-view",
+                "argo",
+                "ro",
+                "production",
+                env(&[
+                    ("ARGOCD_URL", self.argocd.uri()),
+                    ("ARGOCD_AUTH_TOKEN", "argocd-demo-view-token".into()),
+                ]),
+                vec![],
+            ),
+            (
+                "argo-sync",
+                "argo",
+                "rw",
+                "production",
+                env(&[
+                    ("ARGOCD_URL", self.argocd.uri()),
+                    ("ARGOCD_AUTH_TOKEN", "argocd-demo-sync-token".into()),
+                ]),
+                vec![],
+            ),
+            (
+                "cloudflare-ro",
+                "cloudflare",
+                "ro",
+                "production",
+                env(&[
+                    (
+                        "CLOUDFLARE_API_URL",
+                        format!("{}/client/v4", self.cloudflare.uri()),
+                    ),
+                    ("CLOUDFLARE_API_TOKEN", "cf-demo-read-token".into()),
+                ]),
+                vec![],
+            ),
+            (
+                "cloudflare-edit",
+                "cloudflare",
+                "rw",
+                "production",
+                env(&[
+                    (
+                        "CLOUDFLARE_API_URL",
+                        format!("{}/client/v4", self.cloudflare.uri()),
+                    ),
+                    ("CLOUDFLARE_API_TOKEN", "cf-demo-edit-token".into()),
+                ]),
                 vec![],
             ),
         ];
@@ -982,6 +1042,115 @@ async fn github_fake() -> MockServer {
             "documentation_url": "https://docs.github.com/rest",
             "status": "404"
         })))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The Argo CD Application of payment-service, syncing [`GITOPS_MANIFEST`]'s directory of
+/// [`GITOPS_REPO`] into production; degraded, as during the incident.
+fn argocd_application() -> Value {
+    json!({
+        "metadata": {"name": "payment-service", "namespace": "argocd", "uid": "b6f1c2f4-2c5e-4a57-9d0e-2f1a3b4c5d6e",
+            "resourceVersion": "918273", "generation": 41, "creationTimestamp": "2026-09-01T10:00:00Z",
+            "labels": {"team": "payments"}},
+        "spec": {
+            "project": "production",
+            "source": {"repoURL": format!("https://github.com/{GITOPS_REPO}.git"),
+                "path": GITOPS_MANIFEST.rsplit_once('/').map(|(d, _)| d).unwrap_or(""),
+                "targetRevision": "main"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "production"},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=false"]}
+        },
+        "status": {
+            "sync": {"status": "Synced", "revision": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                "comparedTo": {"source": {"repoURL": format!("https://github.com/{GITOPS_REPO}.git"),
+                    "path": "apps/payment-service", "targetRevision": "main"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "production"}}},
+            "health": {"status": "Degraded", "message": "Deployment \"payment-service\" exceeded its progress deadline"},
+            "history": [{"id": 12, "revision": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                "deployedAt": "2026-11-27T18:05:40Z", "deployStartedAt": "2026-11-27T18:05:31Z",
+                "source": {"repoURL": format!("https://github.com/{GITOPS_REPO}.git"), "path": "apps/payment-service", "targetRevision": "main"}}],
+            "reconciledAt": "2026-11-27T20:00:12Z",
+            "resources": [
+                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "production", "name": "payment-service",
+                    "status": "Synced", "health": {"status": "Degraded", "message": "Deployment \"payment-service\" exceeded its progress deadline"}},
+                {"version": "v1", "kind": "Service", "namespace": "production", "name": "payment-service",
+                    "status": "Synced", "health": {"status": "Healthy"}}
+            ],
+            "summary": {"images": ["registry.example.com/payment-service:1.4.2"]},
+            "sourceType": "Directory",
+            "conditions": [],
+            "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                "startedAt": "2026-11-27T18:05:31Z", "finishedAt": "2026-11-27T18:05:40Z",
+                "operation": {"sync": {"revision": "6dcb09b5b57875f334f61aebed695e2e4193db5e"}, "initiatedBy": {"automated": true}},
+                "syncResult": {"revision": "6dcb09b5b57875f334f61aebed695e2e4193db5e"}},
+            "controllerNamespace": "argocd"
+        }
+    })
+}
+
+/// An Argo CD API fake (wiremock): the session check and payment-service's Application.
+async fn argocd_fake() -> MockServer {
+    let server = MockServer::start().await;
+    let app = argocd_application();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/session/userinfo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "loggedIn": true, "username": "mcp-argo", "iss": "argocd", "groups": []
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/applications/payment-service"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(app.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/applications"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "metadata": {"resourceVersion": "918273"}, "items": [app]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/api/v1/applications/.*"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "error": "applications.argoproj.io not found", "code": 5,
+            "message": "applications.argoproj.io not found"
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A Cloudflare API v4 fake (wiremock): the token check and the zone of the payment API.
+async fn cloudflare_fake() -> MockServer {
+    let server = MockServer::start().await;
+    let env =
+        |result: Value| json!({"success": true, "errors": [], "messages": [], "result": result});
+    Mock::given(method("GET"))
+        .and(path("/client/v4/user/tokens/verify"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(env(json!({
+            "id": "ed17574386854bf78a67040be0a770b0", "status": "active"
+        }))))
+        .mount(&server)
+        .await;
+    let zone = json!({
+        "id": "023e105f4ecef8ad9ca31a8372d0c353", "name": "acme-payments.example", "status": "active",
+        "paused": false, "type": "full", "development_mode": 0,
+        "name_servers": ["ns1.example-dns.net", "ns2.example-dns.net"],
+        "created_on": "2024-03-01T09:00:00.000000Z", "modified_on": "2026-11-20T12:00:00.000000Z",
+        "activated_on": "2024-03-01T09:10:00.000000Z",
+        "account": {"id": "01a7362d577a6c3019a474fd6f485823", "name": "Acme"},
+        "plan": {"id": "94f3b7b768b0458b56d2cac4fe5ec0f9", "name": "Enterprise Website", "price": 0, "currency": "USD", "frequency": "", "is_subscribed": true, "can_subscribe": false}
+    });
+    let mut page = env(json!([zone]));
+    page["result_info"] =
+        json!({"page": 1, "per_page": 20, "count": 1, "total_count": 1, "total_pages": 1});
+    Mock::given(method("GET"))
+        .and(path("/client/v4/zones"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
         .mount(&server)
         .await;
     server

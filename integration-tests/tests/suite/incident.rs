@@ -69,6 +69,9 @@ fn check_findings(inv: &Investigation) {
         inv.slow_query_mean_ms
     );
     assert_eq!(inv.root_cause.len(), 2, "{:#?}", inv.root_cause);
+    // Found through Argo CD, not configured.
+    assert_eq!(inv.gitops_repo, stack::GITOPS_REPO);
+    assert_eq!(inv.gitops_path, stack::GITOPS_MANIFEST);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
