@@ -25,3 +25,73 @@ pub fn loader() -> aws_config::ConfigLoader {
         )
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
 }
+
+/// Checks a server's declared IAM actions per tool (its `iam.rs` `TOOL_ACTIONS`) against what
+/// `policies/permissions.json` records for `family` (what `mcp-gateway can-i` evaluates without
+/// depending on the server crates). Each AWS server's unit tests call this so the two cannot
+/// drift; the error names the difference.
+pub fn check_declared_actions(
+    permissions_json: &str,
+    family: &str,
+    declared: &[(&str, &[&str])],
+) -> Result<(), String> {
+    use std::collections::BTreeMap;
+    let v: serde_json::Value =
+        serde_json::from_str(permissions_json).map_err(|e| format!("permissions.json: {e}"))?;
+    let recorded: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(v[family]["tools"].clone())
+            .map_err(|e| format!("permissions.json `{family}.tools`: {e}"))?;
+    let mut mine: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (tool, actions) in declared {
+        let prev = mine.insert(
+            (*tool).to_owned(),
+            actions.iter().map(|a| (*a).to_owned()).collect(),
+        );
+        if prev.is_some() {
+            return Err(format!("{tool} is declared twice"));
+        }
+    }
+    if mine == recorded {
+        return Ok(());
+    }
+    let mut diff = Vec::new();
+    for (t, a) in &mine {
+        match recorded.get(t) {
+            None => diff.push(format!("{t}: declared {a:?}, not in permissions.json")),
+            Some(r) if r != a => diff.push(format!("{t}: declared {a:?}, permissions.json {r:?}")),
+            Some(_) => {}
+        }
+    }
+    for t in recorded.keys().filter(|t| !mine.contains_key(*t)) {
+        diff.push(format!("{t}: in permissions.json, not declared"));
+    }
+    Err(format!("{family}: {}", diff.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_declared_actions;
+
+    #[test]
+    fn declared_actions_are_compared_both_ways() {
+        let json = r#"{"x": {"tools": {"x_a": ["svc:A"], "x_b": ["svc:B", "svc:C"]}}}"#;
+        assert_eq!(
+            check_declared_actions(
+                json,
+                "x",
+                &[("x_a", &["svc:A"]), ("x_b", &["svc:B", "svc:C"])]
+            ),
+            Ok(())
+        );
+        let e = check_declared_actions(json, "x", &[("x_a", &["svc:Z"])]).unwrap_err();
+        assert!(
+            e.contains("x_a") && e.contains("x_b: in permissions.json"),
+            "{e}"
+        );
+        let e = check_declared_actions(json, "x", &[("x_a", &["svc:A"]), ("x_a", &["svc:A"])])
+            .unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+        assert!(check_declared_actions("{", "x", &[]).is_err());
+        assert!(check_declared_actions(json, "missing", &[]).is_err());
+    }
+}

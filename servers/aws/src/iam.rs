@@ -24,28 +24,15 @@ pub const READINESS_ACTIONS: &[&str] = &["ec2:DescribeInstances"];
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     /// `policies/permissions.json` records the same actions per tool (it is what
     /// `mcp-gateway can-i` evaluates, without depending on this crate): the two must not drift.
     #[test]
     fn tool_actions_equal_policies_permissions_json() {
-        let v: serde_json::Value =
-            serde_json::from_str(include_str!("../../../policies/permissions.json")).unwrap();
-        let recorded: BTreeMap<String, Vec<String>> =
-            serde_json::from_value(v["aws"]["tools"].clone()).unwrap();
-        let declared: BTreeMap<String, Vec<String>> = super::TOOL_ACTIONS
-            .iter()
-            .map(|(t, a)| ((*t).to_owned(), a.iter().map(|s| (*s).to_owned()).collect()))
-            .collect();
-        assert_eq!(
-            declared.len(),
-            super::TOOL_ACTIONS.len(),
-            "a tool is declared twice"
-        );
-        assert_eq!(
-            declared, recorded,
-            "servers/aws/src/iam.rs and policies/permissions.json differ"
-        );
+        mcp_common::aws::check_declared_actions(
+            include_str!("../../../policies/permissions.json"),
+            "aws",
+            super::TOOL_ACTIONS,
+        )
+        .unwrap();
     }
 }
