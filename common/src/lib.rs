@@ -2,9 +2,9 @@
 //!
 //! A backend crate should be mostly its tools: this crate owns the command-line contract
 //! ([`args`]), serving an rmcp handler over stateless streamable HTTP with health, readiness and
-//! metrics ([`server`]), logging and the TLS crypto provider ([`telemetry`]), bounding tool output
-//! ([`output`]), redacting secrets ([`redact`]) and turning failures into tool errors an agent can
-//! act on ([`tool`]).
+//! metrics ([`server`]), logging and the TLS crypto provider ([`telemetry`]), OpenTelemetry traces
+//! ([`traces`]), bounding tool output ([`output`]), redacting secrets ([`redact`]) and turning
+//! failures into tool errors an agent can act on ([`tool`]).
 
 pub mod args;
 #[cfg(feature = "aws")]
@@ -18,6 +18,7 @@ pub mod redact;
 pub mod server;
 pub mod telemetry;
 pub mod tool;
+pub mod traces;
 
 pub use args::{Access, ServerArgs};
 pub use error::{Error, Result};

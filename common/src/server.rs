@@ -179,12 +179,24 @@ impl BackendServer {
             Arc::new(LocalSessionManager::default()),
             config,
         );
-        let mcp = Router::new()
-            .nest_service("/mcp", mcp)
-            .layer(middleware::from_fn_with_state(
-                self.metrics.clone(),
-                count_http,
+        let mut mcp = Router::new().nest_service("/mcp", mcp);
+        // Traces off: no layer at all.
+        if let Some(traces) = crate::traces::global() {
+            let info = crate::traces::BackendSpanInfo {
+                traces: traces.clone(),
+                backend: self.name,
+                access: self.args.access.as_str(),
+                environment: self.args.environment.clone(),
+            };
+            mcp = mcp.layer(middleware::from_fn_with_state(
+                Arc::new(info),
+                crate::traces::backend_request,
             ));
+        }
+        let mcp = mcp.layer(middleware::from_fn_with_state(
+            self.metrics.clone(),
+            count_http,
+        ));
         let metrics = self.metrics.clone();
         Router::new()
             .merge(mcp)
@@ -220,7 +232,7 @@ impl BackendServer {
             "serving MCP"
         );
         let health = self.health.clone();
-        serve_router(
+        let served = serve_router(
             listener,
             router,
             self.args.shutdown_grace,
@@ -228,7 +240,9 @@ impl BackendServer {
             move || health.start_shutdown(),
             self.shutdown,
         )
-        .await
+        .await;
+        crate::traces::shutdown_global().await;
+        served
     }
 }
 

@@ -1,4 +1,5 @@
-//! Process start-up: logging and the TLS crypto provider.
+//! Process start-up: logging and the TLS crypto provider. (OpenTelemetry traces start on first
+//! use, see [`crate::traces`].)
 //!
 //! Logs go to stderr as JSON lines (one object per event), so that stdout stays free for data
 //! that must not mix with logs (the gateway's audit stream). `RUST_LOG` sets the filter

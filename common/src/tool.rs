@@ -114,19 +114,50 @@ fn cancel_with_client<S: Send + Sync + 'static>(
         route.attr,
         move |ctx: ToolCallContext<'_, S>| -> futures_util::future::BoxFuture<'_, Result<CallToolResponse, rmcp::ErrorData>> {
             let ct = ctx.request_context.ct.clone();
+            // With traces on, the call gets a span under the request's (see crate::traces).
+            let span = crate::traces::ToolSpan::start(&ctx.request_context.extensions, &name);
             let call = inner(ctx);
             let name = name.clone();
             Box::pin(async move {
-                tokio::select! {
-                    r = call => r,
+                let (result, cancelled) = tokio::select! {
+                    r = call => (r, false),
                     () = ct.cancelled() => {
                         tracing::info!(tool = %name, "tool call cancelled: the client went away or cancelled it");
-                        Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::INTERNAL_ERROR, "request cancelled", None))
+                        (Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::INTERNAL_ERROR, "request cancelled", None)), true)
                     }
+                };
+                if let Some(span) = span {
+                    finish_span(span, &result, cancelled);
                 }
+                result
             })
         },
     )
+}
+
+/// Ends a tool call's span with the call's outcome: `ok`, `tool_error` (`isError: true`),
+/// `error` (a protocol error) or `cancelled`.
+fn finish_span(
+    span: crate::traces::ToolSpan,
+    result: &Result<CallToolResponse, rmcp::ErrorData>,
+    cancelled: bool,
+) {
+    match result {
+        _ if cancelled => span.finish(
+            "cancelled",
+            Some("the client went away or cancelled the call"),
+        ),
+        Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+            let text = r
+                .content
+                .iter()
+                .find_map(|c| c.as_text().map(|t| t.text.as_str()));
+            let text = text.map(|t| crate::output::cut_str(t, 256).0);
+            span.finish("tool_error", text);
+        }
+        Ok(_) => span.finish("ok", None),
+        Err(e) => span.finish("error", Some(&e.message)),
+    }
 }
 
 /// What every tool of a backend shares: caps, identity and metrics.

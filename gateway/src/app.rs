@@ -25,11 +25,29 @@ pub struct Gateway {
     pub audit: AuditSink,
     pub metrics: Metrics,
     pub health: Health,
+    /// OpenTelemetry traces; `None` when off (no OTLP endpoint configured).
+    pub traces: Option<mcp_common::traces::Traces>,
 }
 
 impl Gateway {
-    /// Builds the gateway and loads the keys file once (see [`KeyStore::open`]).
+    /// Builds the gateway and loads the keys file once (see [`KeyStore::open`]). Traces follow
+    /// the process environment ([`mcp_common::traces::global`]).
     pub fn new(config: Config, audit: AuditSink, metrics: Metrics) -> Arc<Self> {
+        Self::with_traces(
+            config,
+            audit,
+            metrics,
+            mcp_common::traces::global().cloned(),
+        )
+    }
+
+    /// Like [`Gateway::new`], with an explicit trace pipeline (or none).
+    pub fn with_traces(
+        config: Config,
+        audit: AuditSink,
+        metrics: Metrics,
+        traces: Option<mcp_common::traces::Traces>,
+    ) -> Arc<Self> {
         let keys = KeyStore::open(&config.keys_file, metrics.clone());
         let ready_keys = keys.clone();
         let readiness = Readiness::new(move || {
@@ -49,6 +67,7 @@ impl Gateway {
             audit,
             metrics,
             health: Health::new(readiness),
+            traces,
         })
     }
 }

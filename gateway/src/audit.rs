@@ -52,6 +52,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_addr: Option<String>,
     pub response_bytes: u64,
+    /// The request's OpenTelemetry trace id, when traces are on and the request was sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 pub const KIND_TOOL_CALL: &str = "mcp_tool_call";

@@ -202,6 +202,7 @@ pub async fn serve(config_path: &std::path::Path) -> Result<()> {
     let router = app(gw.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = serve_until_drained(listener, router, grace, &gw).await;
     audit.close();
+    mcp_common::traces::shutdown_global().await;
     result
 }
 

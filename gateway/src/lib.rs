@@ -22,6 +22,7 @@ pub mod request;
 pub mod sessions;
 pub mod sse;
 pub mod ssm;
+pub mod trace;
 
 pub use app::{Gateway, app};
 pub use error::{Error, Result};

@@ -193,3 +193,80 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `mcp_gateway_*` name in the committed Grafana dashboard is a series this registry
+    /// exposes (a counter as `_total`, a histogram as `_bucket` / `_sum` / `_count`).
+    #[test]
+    fn the_grafana_dashboard_uses_real_metric_names() {
+        let m = Metrics::new();
+        // Families without a series are not rendered: give each one a series.
+        let backend = || "eks-ro".to_owned();
+        m.requests
+            .get_or_create(&RequestLabels {
+                backend: backend(),
+                kind: "mcp_tool_call",
+                outcome: "ok",
+            })
+            .inc();
+        m.tool_calls
+            .get_or_create(&ToolLabels {
+                backend: backend(),
+                tool: "eks_get_pods".into(),
+                outcome: "ok",
+            })
+            .inc();
+        m.duration
+            .get_or_create(&BackendLabels { backend: backend() })
+            .observe(0.1);
+        m.key_requests
+            .get_or_create(&KeyLabels {
+                key_id: "3f9a12bc".into(),
+                role: "dev-readonly".into(),
+            })
+            .inc();
+        m.upstream_errors
+            .get_or_create(&UpstreamErrorLabels {
+                backend: backend(),
+                kind: "connect",
+            })
+            .inc();
+        m.client_disconnects
+            .get_or_create(&BackendLabels { backend: backend() })
+            .inc();
+        let text = m.render();
+        let mut exposed = HashSet::new();
+        for line in text.lines() {
+            let mut words = line.strip_prefix("# TYPE ").unwrap_or_default().split(' ');
+            let (Some(name), Some(kind)) = (words.next(), words.next()) else {
+                continue;
+            };
+            exposed.insert(name.to_owned());
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                _ => &[],
+            };
+            exposed.extend(suffixes.iter().map(|s| format!("{name}{s}")));
+        }
+        let dashboard = include_str!("../../docs/grafana/mcp-gateway.json");
+        let json: serde_json::Value = serde_json::from_str(dashboard).expect("dashboard is JSON");
+        assert_eq!(json["uid"], "mcp-gateway");
+        let mut used = 0;
+        for (i, _) in dashboard.match_indices("mcp_gateway_") {
+            let name: String = dashboard[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            assert!(
+                exposed.contains(&name),
+                "docs/grafana/mcp-gateway.json uses `{name}`, which the gateway does not expose"
+            );
+            used += 1;
+        }
+        assert!(used > 10, "the dashboard queries the gateway's metrics");
+    }
+}

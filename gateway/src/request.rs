@@ -201,6 +201,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     *upstream.method_mut() = parts.method.clone();
     *upstream.uri_mut() = upstream_uri(&backend.url, parts.uri.query());
     proxy::forward_request_headers(&parts.headers, upstream.headers_mut());
+    guard.propagate(upstream.headers_mut());
     if let Some(sid) = upstream_session
         && let Ok(v) = HeaderValue::from_str(&sid)
     {
@@ -470,6 +471,8 @@ struct Pending {
     started: Instant,
     gw: Arc<Gateway>,
     backend_label: String,
+    /// The request's span, when traces are on.
+    span: Option<crate::trace::RequestSpan>,
 }
 
 impl AuditGuard {
@@ -494,12 +497,17 @@ impl AuditGuard {
             outcome: outcome::OK,
             ..Default::default()
         };
+        let span = gw
+            .traces
+            .as_ref()
+            .map(|t| crate::trace::RequestSpan::start(t, parts));
         Self {
             pending: Some(Box::new(Pending {
                 record,
                 started: Instant::now(),
                 gw: gw.clone(),
                 backend_label: "_unknown".into(),
+                span,
             })),
             answer: None,
         }
@@ -509,6 +517,14 @@ impl AuditGuard {
         self.pending
             .as_ref()
             .map_or("", |p| p.record.request_id.as_str())
+    }
+
+    /// Points the upstream request's trace headers at this request's span. With traces off the
+    /// client's `traceparent` / `tracestate` pass as they came (the proxy's allow-list).
+    fn propagate(&self, headers: &mut http::HeaderMap) {
+        if let Some(span) = self.pending.as_ref().and_then(|p| p.span.as_ref()) {
+            span.inject(headers);
+        }
     }
 
     fn backend(&self) -> &str {
@@ -635,6 +651,7 @@ impl AuditGuard {
             started,
             gw,
             backend_label,
+            span,
         } = *p;
         let elapsed = started.elapsed();
         record.http_status = status;
@@ -651,11 +668,15 @@ impl AuditGuard {
                 outcome,
             })
             .inc();
-        if let Some(tool) = &record.tool_name {
+        let tool_label = record
+            .tool_name
+            .as_ref()
+            .map(|tool| m.tool_label(&backend_label, tool));
+        if let Some(tool) = &tool_label {
             m.tool_calls
                 .get_or_create(&ToolLabels {
                     backend: backend_label.clone(),
-                    tool: m.tool_label(&backend_label, tool),
+                    tool: tool.clone(),
                     outcome,
                 })
                 .inc();
@@ -665,6 +686,10 @@ impl AuditGuard {
                 backend: backend_label,
             })
             .observe(elapsed.as_secs_f64());
+        if let Some(span) = span {
+            record.trace_id = mcp_common::traces::sampled_trace_id(span.span_context());
+            span.end(&record, tool_label.as_deref());
+        }
         gw.audit.write(&record);
     }
 }

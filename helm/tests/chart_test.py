@@ -501,6 +501,42 @@ def t_options(merged, docs):
     return "ingress, HPA, ServiceMonitors, gateway NetworkPolicy, RoleBindings, digests"
 
 
+def t_otel(merged, docs):
+    o = merged.get("otel", {})
+    for d in by_kind(docs, "Deployment"):
+        name = d["metadata"]["name"]
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        names = [e["name"] for e in c.get("env", [])]
+        assert len(names) == len(set(names)), f"{name}: an env variable is set twice: {names}"
+        env = env_of(c)
+        otel = sorted(n for n in names if n.startswith("OTEL_") or n.startswith("MCP_TRACES_"))
+        if not o.get("enabled"):
+            own = set((merged["backends"].get(name.removeprefix(merged["namePrefix"] + "-")) or {}).get("env", {}))
+            assert set(otel) <= own, f"{name}: otel disabled but the chart sets {otel}"
+            continue
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == o["endpoint"], name
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf", name
+        assert env["OTEL_SERVICE_NAME"] == name, f"{name}: service.name"
+        assert env["MCP_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
+        assert names.index("MCP_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES"), f"{name}: $(MCP_POD_NAME) used before it is defined"
+        attrs = dict(kv.split("=", 1) for kv in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+        assert attrs["service.instance.id"] == "$(MCP_POD_NAME)", name
+        for k, v in (o.get("resourceAttributes") or {}).items():
+            assert attrs[k] == str(v), f"{name}: resource attribute {k}"
+        if o.get("headers", {}).get("secretName"):
+            ref = env["OTEL_EXPORTER_OTLP_HEADERS"]["secretKeyRef"]
+            assert ref == {"name": o["headers"]["secretName"], "key": o["headers"]["key"]}, name
+        is_gateway = name == f"{merged['namePrefix']}-gateway"
+        assert ("MCP_TRACES_CLIENT_CONTEXT" in env) == is_gateway, f"{name}: client context is for the gateway only"
+        backend = None if is_gateway else merged["backends"][name.removeprefix(merged["namePrefix"] + "-")]
+        own = (backend or {}).get("env", {})
+        want = own.get("OTEL_TRACES_SAMPLER", o["sampler"])
+        assert env["OTEL_TRACES_SAMPLER"] == want, f"{name}: sampler {env['OTEL_TRACES_SAMPLER']} != {want}"
+        if backend:
+            assert attrs["deployment.environment.name"] == str(backend["environment"]), name
+    return "enabled: every pod exports to otel.endpoint" if o.get("enabled") else "disabled: no pod has OTEL_*"
+
+
 def t_notes(files, merged):
     notes = files.get("mcp-gateway/templates/NOTES.txt", "")
     assert "mcp-gateway keys create --role" in notes and "Authorization: Bearer" in notes, "NOTES.txt lacks key creation / call"
@@ -563,6 +599,7 @@ def main():
         check(f"[{label}] gateway objects")(t_gateway_objects, merged, docs, expect_es)
         check(f"[{label}] ClusterRoles are policies/kubernetes")(t_clusterroles_are_policy, merged, files, docs)
         check(f"[{label}] NOTES.txt")(t_notes, files, merged)
+        check(f"[{label}] OpenTelemetry env")(t_otel, merged, docs)
         check(f"[{label}] checkov (kubernetes)")(t_checkov, files)
         if label == "default":
             check("[default] values reproduce the seed's roleMapping and backends")(t_seed, merged)
@@ -576,6 +613,8 @@ def main():
     check("schema refuses env overriding MCP_ACCESS")(t_schema_rejects, {"backends": {"eks-ro": {"env": {"MCP_ACCESS": "rw"}}}}, "env.MCP_ACCESS")
     check("schema refuses readOnlyRootFilesystem: false")(t_schema_rejects, {"containerSecurityContext": {"readOnlyRootFilesystem": False}}, "a writable root fs")
     check("schema refuses a typo key")(t_schema_rejects, {"gateway": {"replica": 3}}, "gateway.replica")
+    check("schema refuses otel enabled without an endpoint")(t_schema_rejects, {"otel": {"enabled": True}}, "otel without endpoint")
+    check("schema refuses an otel endpoint that is not http(s)")(t_schema_rejects, {"otel": {"enabled": True, "endpoint": "otel-collector:4317"}}, "otel.endpoint host:port")
     check("render refuses a role naming a missing backend")(t_render_fails, {"roleMapping": {"dev-readonly": ["eks-ro", "nope"]}}, "not an enabled entry of backends")
 
     check("Dockerfile builds every workspace binary the chart runs")(t_dockerfile)

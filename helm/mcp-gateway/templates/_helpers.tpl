@@ -118,3 +118,36 @@ mcp.example.com/environment: {{ .b.environment | quote }}
 {{- $img := mergeOverwrite (deepCopy .root.Values.image) (.image | default dict) -}}
 {{- $img.digest -}}
 {{- end -}}
+
+{{/* OpenTelemetry env of a pod when otel.enabled (nothing otherwise): {root, service,
+     environment, gateway (bool), skip (dict of variables the pod's own env sets)}. The pod
+     name comes first so that OTEL_RESOURCE_ATTRIBUTES can refer to it as $(MCP_POD_NAME). */}}
+{{- define "mcp.otelEnv" -}}
+{{- $o := .root.Values.otel -}}
+{{- if $o.enabled -}}
+{{- $skip := .skip | default dict -}}
+{{- $attrs := list "service.instance.id=$(MCP_POD_NAME)" "k8s.pod.name=$(MCP_POD_NAME)" (printf "k8s.namespace.name=%s" .root.Release.Namespace) -}}
+{{- with .environment }}{{ $attrs = append $attrs (printf "deployment.environment.name=%s" (toString .)) }}{{ end -}}
+{{- range $k := keys ($o.resourceAttributes | default dict) | sortAlpha }}{{ $attrs = append $attrs (printf "%s=%s" $k (index $o.resourceAttributes $k | toString)) }}{{ end -}}
+{{- $vars := dict "OTEL_EXPORTER_OTLP_ENDPOINT" $o.endpoint "OTEL_EXPORTER_OTLP_PROTOCOL" "http/protobuf" "OTEL_SERVICE_NAME" .service "OTEL_TRACES_SAMPLER" ($o.sampler | default "parentbased_always_on") "OTEL_RESOURCE_ATTRIBUTES" (join "," $attrs) -}}
+{{- if ne (toString ($o.samplerArg | default "")) "" }}{{ $_ := set $vars "OTEL_TRACES_SAMPLER_ARG" (toString $o.samplerArg) }}{{ end -}}
+{{- if .gateway }}{{ $_ := set $vars "MCP_TRACES_CLIENT_CONTEXT" ($o.clientContext | default "link") }}{{ end }}
+- name: MCP_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- range $k := keys $vars | sortAlpha }}
+{{- if not (hasKey $skip $k) }}
+- name: {{ $k }}
+  value: {{ index $vars $k | quote }}
+{{- end }}
+{{- end }}
+{{- if and ($o.headers | default dict).secretName (not (hasKey $skip "OTEL_EXPORTER_OTLP_HEADERS")) }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $o.headers.secretName }}
+      key: {{ $o.headers.key }}
+{{- end }}
+{{- end -}}
+{{- end -}}

@@ -8,3 +8,4 @@ mod incident;
 mod load;
 mod status_table;
 mod through_gateway;
+mod traces;
