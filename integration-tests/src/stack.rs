@@ -76,6 +76,16 @@ const SEED_ROLES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// How to start one backend: name, server family, access, environment, env vars, extra flags.
+type Spec<'a> = (
+    &'a str,
+    &'static str,
+    &'static str,
+    &'a str,
+    Vec<(String, String)>,
+    Vec<String>,
+);
+
 /// One backend process of the stack.
 #[derive(Debug, Clone)]
 pub struct Backend {
@@ -369,14 +379,7 @@ impl LocalStack {
                 .collect()
         };
 
-        let specs: Vec<(
-            &str,
-            &'static str,
-            &'static str,
-            &str,
-            Vec<(String, String)>,
-            Vec<String>,
-        )> = vec![
+        let specs: Vec<Spec<'_>> = vec![
             (
                 "eks-ro",
                 "eks",
