@@ -35,4 +35,35 @@ mod tests {
         )
         .unwrap();
     }
+
+    /// The IRSA trust policy template lets exactly one ServiceAccount assume the role (one role
+    /// per backend and access level): web identity only, `sub` pinned with StringEquals (no
+    /// wildcard), audience STS.
+    #[test]
+    fn irsa_trust_policy_template_pins_one_service_account() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../../policies/iam/irsa-trust-policy.json"))
+                .unwrap();
+        let st = v["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 1);
+        let s = &st[0];
+        assert_eq!(s["Effect"], "Allow");
+        assert_eq!(s["Action"], "sts:AssumeRoleWithWebIdentity");
+        assert!(
+            s["Principal"]["Federated"]
+                .as_str()
+                .unwrap()
+                .contains(":oidc-provider/")
+        );
+        let eq = s["Condition"]["StringEquals"].as_object().unwrap();
+        assert_eq!(
+            eq["${OIDC_PROVIDER}:sub"],
+            "system:serviceaccount:${NAMESPACE}:${SERVICE_ACCOUNT}"
+        );
+        assert_eq!(eq["${OIDC_PROVIDER}:aud"], "sts.amazonaws.com");
+        assert!(
+            s["Condition"].get("StringLike").is_none(),
+            "no wildcard subjects"
+        );
+    }
 }
