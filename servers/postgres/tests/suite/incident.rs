@@ -13,7 +13,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{client, cluster, fresh_db, serve};
+use common::{client, fresh_db_on, incident_cluster, serve};
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection};
@@ -24,8 +24,8 @@ const SLOW_JOIN: &str = "SELECT i.name, sum(o.qty) AS sold
 
 #[tokio::test]
 async fn diagnostics_report_the_seed_incident() {
-    let name = fresh_db("incident").await;
-    let c = cluster();
+    let c = incident_cluster();
+    let name = fresh_db_on(c, "incident").await;
     let served = serve(
         &c.url_as("mcp_ro", &name),
         &["--pool-size", "1", "--env", "production"],

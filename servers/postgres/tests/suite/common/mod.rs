@@ -29,15 +29,27 @@ pub struct Cluster {
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+/// The incident test fills every connection slot: it gets a cluster of its own.
+static INCIDENT_CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Starts the cluster once for this test binary; it stops when the process exits (the script
-/// watches our pid).
+/// The shared cluster, started once for this test binary; it stops when the process exits
+/// (the script watches our pid).
 pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(|| {
+    CLUSTER.get_or_init(start_cluster)
+}
+
+/// A second cluster for the incident test alone (it takes 97 of the 100 connections, which
+/// would starve every other test of the shared one).
+pub fn incident_cluster() -> &'static Cluster {
+    INCIDENT_CLUSTER.get_or_init(start_cluster)
+}
+
+fn start_cluster() -> Cluster {
+    {
         let out = Command::new(repo().join("scripts/start-postgres"))
             .arg("--watch-pid")
             .arg(std::process::id().to_string())
@@ -64,8 +76,8 @@ pub fn cluster() -> &'static Cluster {
             .expect("password in url");
         assert!(url.contains("@127.0.0.1:"), "loopback only: {url}");
         // Roles are cluster-wide: apply the policy once.
-        let roles = std::fs::read_to_string(repo().join("policies/postgres/roles.sql"))
-            .expect("roles.sql");
+        let roles =
+            std::fs::read_to_string(repo().join("policies/postgres/roles.sql")).expect("roles.sql");
         // On a thread of its own: the caller may be inside a runtime already.
         let url2 = url.clone();
         std::thread::spawn(move || {
@@ -91,7 +103,7 @@ pub fn cluster() -> &'static Cluster {
         .join()
         .expect("roles applied");
         Cluster { port, password }
-    })
+    }
 }
 
 impl Cluster {
@@ -121,9 +133,13 @@ impl Cluster {
 
 /// A new database with the test schema: `items` (3 rows), `orders` referencing it, a sequence.
 pub async fn fresh_db(prefix: &str) -> String {
+    fresh_db_on(cluster(), prefix).await
+}
+
+/// [`fresh_db`] on cluster `c`.
+pub async fn fresh_db_on(c: &Cluster, prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!("{prefix}_{}", N.fetch_add(1, Ordering::Relaxed));
-    let c = cluster();
     let mut admin = c.admin("postgres").await;
     admin
         .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
