@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_ec2::types::{Filter, Instance, IpPermission, SecurityGroup, Subnet, Tag, Vpc};
 use mcp_common::aws_error::AwsFailure;
-use mcp_common::output::fit_items;
+use mcp_common::output::{BoundedPage, PageCursor, bound_page};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -349,99 +349,37 @@ fn filters(
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// Where a describe page starts: an EC2 `NextToken` (none: the first page) and how many items
-/// of that EC2 page were already returned. The skip lets a page end anywhere (a `limit` under
-/// EC2's minimum of 5, the byte cap, an endpoint that ignores `MaxResults`) without losing
-/// items. Encoded as `SKIP:TOKEN`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub token: Option<String>,
-    pub skip: usize,
+/// Where a describe page starts: an EC2 `NextToken` and how many items of that EC2 page were
+/// already returned (`SKIP:TOKEN`, shared with the other servers that page with opaque tokens).
+/// The skip lets a page end anywhere: a `limit` under EC2's minimum of 5, the byte cap, an
+/// endpoint that ignores `MaxResults`.
+pub type Cursor = PageCursor;
+
+fn parse_cursor(cursor: Option<&str>) -> Result<Cursor> {
+    PageCursor::parse(cursor).map_err(|why| Error::invalid("cursor", why))
 }
 
-impl Cursor {
-    pub fn parse(cursor: Option<&str>) -> Result<Self> {
-        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
-            return Ok(Self::default());
-        };
-        let (skip, token) = c.split_once(':').ok_or_else(|| {
-            Error::invalid(
-                "cursor",
-                "not a cursor of this tool: pass `next_cursor` back unchanged",
-            )
-        })?;
-        let skip = skip.parse().map_err(|_| {
-            Error::invalid(
-                "cursor",
-                "not a cursor of this tool: pass `next_cursor` back unchanged",
-            )
-        })?;
-        Ok(Self {
-            token: (!token.is_empty()).then(|| token.to_owned()),
-            skip,
-        })
-    }
-
-    pub fn encode(&self) -> String {
-        format!(
-            "{}:{}",
-            self.skip,
-            self.token.as_deref().unwrap_or_default()
-        )
-    }
-
-    /// EC2's MaxResults (5..=1000) for a page of `limit` after the skip.
-    fn max_results(&self, limit: usize) -> i32 {
-        (limit + self.skip).clamp(5, 1000) as i32
-    }
+/// EC2's MaxResults (5..=1000) for a page of `limit` after the cursor's skip.
+fn max_results(cursor: &Cursor, limit: usize) -> i32 {
+    (limit + cursor.skip).clamp(5, 1000) as i32
 }
 
-/// One bounded page.
-struct Bounded<T> {
-    items: Vec<T>,
-    truncated: bool,
-    next_cursor: Option<String>,
-    note: Option<String>,
-}
-
-/// Cuts one EC2 page (fetched at `cursor`) to `limit` items and the byte cap, and says where
-/// the next page starts.
+/// Cuts one EC2 page (fetched at `cursor`) to `limit` items and the byte cap (less 1 KiB for
+/// the envelope), and says where the next page starts.
 fn bound<T: Serialize>(
     items: Vec<T>,
     cursor: &Cursor,
     limit: usize,
     max_bytes: usize,
     aws_next: Option<String>,
-) -> Bounded<T> {
-    let rest: Vec<T> = items.into_iter().skip(cursor.skip).collect();
-    let available = rest.len();
-    let page = fit_items(rest, limit, max_bytes.saturating_sub(1024));
-    let kept = page.items.len();
-    let mut note = None;
-    let next = if kept < available {
-        if kept < limit {
-            note = Some(format!(
-                "output cap: {kept} item(s) on this page; continue with next_cursor, or narrow with filters"
-            ));
-        }
-        // An item alone over the cap is skipped rather than returned forever.
-        let skip = cursor.skip + kept.max(1);
-        Some(Cursor {
-            token: cursor.token.clone(),
-            skip,
-        })
-    } else {
-        aws_next.map(|t| Cursor {
-            token: Some(t),
-            skip: 0,
-        })
-    };
-    Bounded {
-        items: page.items,
-        truncated: next.is_some(),
-        next_cursor: next.map(|c| c.encode()),
-        note,
-    }
+) -> BoundedPage<T> {
+    bound_page(
+        items,
+        cursor,
+        limit,
+        max_bytes.saturating_sub(1024),
+        aws_next,
+    )
 }
 
 pub fn summarize_instance(i: &Instance) -> InstanceSummary {
@@ -504,13 +442,13 @@ pub async fn describe_instances(
 ) -> Result<InstanceList> {
     check_ids("instance_ids", &a.instance_ids, "i-", MAX_IDS)?;
     let limit = limit(a.limit)?;
-    let cursor = Cursor::parse(a.cursor.as_deref())?;
+    let cursor = parse_cursor(a.cursor.as_deref())?;
     let mut req = ec2
         .describe_instances()
         .set_filters(filters(&a.filters, &a.tags)?)
         .set_next_token(cursor.token.clone());
     if a.instance_ids.is_empty() {
-        req = req.max_results(cursor.max_results(limit));
+        req = req.max_results(max_results(&cursor, limit));
     } else {
         // EC2 refuses MaxResults together with InstanceIds.
         req = req.set_instance_ids(Some(a.instance_ids));
@@ -529,7 +467,7 @@ pub async fn describe_instances(
         .next_token()
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let Bounded {
+    let BoundedPage {
         items: instances,
         truncated,
         next_cursor,
@@ -620,13 +558,13 @@ pub async fn describe_security_groups(
 ) -> Result<SecurityGroupList> {
     check_ids("group_ids", &a.group_ids, "sg-", MAX_IDS)?;
     let limit = limit(a.limit)?;
-    let cursor = Cursor::parse(a.cursor.as_deref())?;
+    let cursor = parse_cursor(a.cursor.as_deref())?;
     let mut req = ec2
         .describe_security_groups()
         .set_filters(filters(&a.filters, &a.tags)?)
         .set_next_token(cursor.token.clone());
     if a.group_ids.is_empty() {
-        req = req.max_results(cursor.max_results(limit));
+        req = req.max_results(max_results(&cursor, limit));
     } else {
         req = req.set_group_ids(Some(a.group_ids));
     }
@@ -639,7 +577,7 @@ pub async fn describe_security_groups(
         .next_token()
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let Bounded {
+    let BoundedPage {
         items: security_groups,
         truncated,
         next_cursor,
@@ -680,13 +618,13 @@ pub async fn describe_vpcs(
 ) -> Result<VpcList> {
     check_ids("vpc_ids", &a.vpc_ids, "vpc-", MAX_IDS)?;
     let limit = limit(a.limit)?;
-    let cursor = Cursor::parse(a.cursor.as_deref())?;
+    let cursor = parse_cursor(a.cursor.as_deref())?;
     let mut req = ec2
         .describe_vpcs()
         .set_filters(filters(&a.filters, &a.tags)?)
         .set_next_token(cursor.token.clone());
     if a.vpc_ids.is_empty() {
-        req = req.max_results(cursor.max_results(limit));
+        req = req.max_results(max_results(&cursor, limit));
     } else {
         req = req.set_vpc_ids(Some(a.vpc_ids));
     }
@@ -699,7 +637,7 @@ pub async fn describe_vpcs(
         .next_token()
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let Bounded {
+    let BoundedPage {
         items: vpcs,
         truncated,
         next_cursor,
@@ -735,13 +673,13 @@ pub async fn describe_subnets(
 ) -> Result<SubnetList> {
     check_ids("subnet_ids", &a.subnet_ids, "subnet-", MAX_IDS)?;
     let limit = limit(a.limit)?;
-    let cursor = Cursor::parse(a.cursor.as_deref())?;
+    let cursor = parse_cursor(a.cursor.as_deref())?;
     let mut req = ec2
         .describe_subnets()
         .set_filters(filters(&a.filters, &a.tags)?)
         .set_next_token(cursor.token.clone());
     if a.subnet_ids.is_empty() {
-        req = req.max_results(cursor.max_results(limit));
+        req = req.max_results(max_results(&cursor, limit));
     } else {
         req = req.set_subnet_ids(Some(a.subnet_ids));
     }
@@ -754,7 +692,7 @@ pub async fn describe_subnets(
         .next_token()
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let Bounded {
+    let BoundedPage {
         items: subnets,
         truncated,
         next_cursor,
