@@ -1,0 +1,4 @@
+//! `mcp-bench`: see `docs/benchmarks.md`.
+fn main() -> std::process::ExitCode {
+    mcp_bench::main()
+}
