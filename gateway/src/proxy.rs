@@ -141,19 +141,7 @@ pub fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamFailure {
 }
 
 /// The full error chain as one line, for logs and the audit `error` field.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use mcp_common::error::error_chain;
 
 /// Sets `X-Accel-Buffering: no` on event streams, so an nginx in front does not hold events.
 pub fn mark_unbuffered(headers: &mut HeaderMap) {
