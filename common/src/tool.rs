@@ -248,3 +248,110 @@ mod tests {
         );
     }
 }
+
+/// How one HTTP API's error statuses read to an agent (the texts differ per API; the mapping
+/// does not). See [`http_status_error`].
+#[derive(Debug, Clone, Copy)]
+pub struct HttpApiText {
+    /// The API's name as an operator says it: `Argo CD`, `Cloudflare`.
+    pub api: &'static str,
+    /// What a 401 refused: `the token`, `the API token`.
+    pub credential: &'static str,
+    pub unauthorized_hint: &'static str,
+    /// What a 403 lacks, before the permission: `the Argo CD RBAC permission`.
+    pub permission_kind: &'static str,
+    /// The 403 hint; `{permission}` is replaced by the permission the call needs.
+    pub forbidden_hint: &'static str,
+    pub not_found_hint: &'static str,
+    /// The 429 wait without `Retry-After`: `a few seconds`.
+    pub retry_default: &'static str,
+    /// Appended to the 429 hint (the API's published limit), or empty.
+    pub retry_note: &'static str,
+    pub server_error_hint: &'static str,
+    pub rejected_hint: &'static str,
+}
+
+/// The tool error for an HTTP error `status` of an API described by `t`: `what` names the call,
+/// `permission` what the credential needs for it, `message` the API's own error text,
+/// `retry_after` a 429's `Retry-After` in seconds.
+pub fn http_status_error(
+    t: &HttpApiText,
+    what: &str,
+    permission: &str,
+    status: u16,
+    message: &str,
+    retry_after: Option<u64>,
+) -> ToolError {
+    let api = t.api;
+    match status {
+        401 => ToolError::new(format!(
+            "{api} refused {} for {what} (HTTP 401): {message}",
+            t.credential
+        ))
+        .with_hint(t.unauthorized_hint),
+        403 => {
+            let mut e =
+                ToolError::permission_denied(what, format!("{} `{permission}`", t.permission_kind));
+            e.message = format!("permission denied: {what} ({api} answered HTTP 403: {message})");
+            e.hint = Some(t.forbidden_hint.replace("{permission}", permission));
+            e
+        }
+        404 => ToolError::new(format!(
+            "{api} found nothing for {what} (HTTP 404): {message}"
+        ))
+        .with_hint(t.not_found_hint),
+        429 => ToolError::new(format!("{api} rate-limited {what} (HTTP 429): {message}"))
+            .with_hint(match retry_after {
+                Some(s) => format!("retry in {s} s{}", t.retry_note),
+                None => format!("retry in {}{}", t.retry_default, t.retry_note),
+            }),
+        s if s >= 500 => ToolError::new(format!("{api} failed {what} (HTTP {status}): {message}"))
+            .with_hint(t.server_error_hint),
+        _ => ToolError::new(format!("{api} rejected {what} (HTTP {status}): {message}"))
+            .with_hint(t.rejected_hint),
+    }
+}
+
+#[cfg(test)]
+mod http_status_tests {
+    use super::{HttpApiText, http_status_error};
+
+    const T: HttpApiText = HttpApiText {
+        api: "Thing",
+        credential: "the token",
+        unauthorized_hint: "new token",
+        permission_kind: "the permission",
+        forbidden_hint: "lacks `{permission}`",
+        not_found_hint: "check the name",
+        retry_default: "a minute",
+        retry_note: " (limit)",
+        server_error_hint: "retry later",
+        rejected_hint: "fix the arguments",
+    };
+
+    #[test]
+    fn each_status_class_reads_as_its_own_error() {
+        let e = http_status_error(&T, "get x", "x:read", 403, "no", None);
+        assert_eq!(
+            e.message,
+            "permission denied: get x (Thing answered HTTP 403: no)"
+        );
+        assert_eq!(e.hint.as_deref(), Some("lacks `x:read`"));
+        let e = http_status_error(&T, "get x", "x:read", 401, "bad", None);
+        assert_eq!(
+            e.message,
+            "Thing refused the token for get x (HTTP 401): bad"
+        );
+        let e = http_status_error(&T, "get x", "", 429, "slow", Some(7));
+        assert_eq!(e.hint.as_deref(), Some("retry in 7 s (limit)"));
+        let e = http_status_error(&T, "get x", "", 429, "slow", None);
+        assert_eq!(e.hint.as_deref(), Some("retry in a minute (limit)"));
+        let e = http_status_error(&T, "get x", "", 404, "gone", None);
+        assert_eq!(e.hint.as_deref(), Some("check the name"));
+        let e = http_status_error(&T, "get x", "", 502, "down", None);
+        assert_eq!(e.message, "Thing failed get x (HTTP 502): down");
+        let e = http_status_error(&T, "get x", "", 422, "bad field", None);
+        assert_eq!(e.message, "Thing rejected get x (HTTP 422): bad field");
+        assert_eq!(e.hint.as_deref(), Some("fix the arguments"));
+    }
+}

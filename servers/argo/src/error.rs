@@ -1,6 +1,7 @@
 //! The crate's one error type, and how each failure becomes a tool error an agent can act on.
 
 use mcp_common::ToolError;
+use mcp_common::tool::{HttpApiText, http_status_error};
 
 /// Everything that can go wrong between a tool and Argo CD.
 #[derive(Debug, thiserror::Error)]
@@ -51,43 +52,31 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) use mcp_common::error::error_chain as chain;
 
+/// How Argo CD's error statuses read to an agent.
+const TEXT: HttpApiText = HttpApiText {
+    api: "Argo CD",
+    credential: "the token",
+    unauthorized_hint: "the deployment's ARGOCD_AUTH_TOKEN is wrong, expired or its account is disabled; ask an operator to issue a new token (argocd account generate-token)",
+    permission_kind: "the Argo CD RBAC permission",
+    forbidden_hint: "this deployment's Argo CD account lacks `{permission}` (policies/argocd/argocd-rbac-cm.yaml), or the application does not exist: Argo CD answers 403 for applications an account may not see; check the name with argo_list_applications, use a backend with that access or ask an operator to grant it",
+    not_found_hint: "check the application name (and app_namespace for applications outside argocd) with argo_list_applications",
+    retry_default: "a few seconds",
+    retry_note: "",
+    server_error_hint: "the Argo CD API server or a proxy in front of it is in trouble; retry in a moment",
+    rejected_hint: "the text above is Argo CD's own error; fix the arguments (another sync may be running, or the revision or history id may not exist)",
+};
+
 impl Error {
     /// The tool error for a failed call: `what` names the call (e.g. "get application
     /// guestbook"), `permission` the Argo CD RBAC permission it needs
     /// (`applications, get, <project>/<app>`).
     pub fn into_tool_error(self, what: &str, permission: &str) -> ToolError {
         match self {
-            Error::Api { status: 401, message, .. } => ToolError::new(format!(
-                "Argo CD refused the token for {what} (HTTP 401): {message}"
-            ))
-            .with_hint("the deployment's ARGOCD_AUTH_TOKEN is wrong, expired or its account is disabled; ask an operator to issue a new token (argocd account generate-token)"),
-            Error::Api { status: 403, message, .. } => {
-                let mut e = ToolError::permission_denied(what, format!("the Argo CD RBAC permission `{permission}`"));
-                e.message = format!("permission denied: {what} (Argo CD answered HTTP 403: {message})");
-                e.hint = Some(format!(
-                    "this deployment's Argo CD account lacks `{permission}` (policies/argocd/argocd-rbac-cm.yaml), or the application does not exist: Argo CD answers 403 for applications an account may not see; check the name with argo_list_applications, use a backend with that access or ask an operator to grant it"
-                ));
-                e
-            }
-            Error::Api { status: 404, message, .. } => ToolError::new(format!(
-                "Argo CD found nothing for {what} (HTTP 404): {message}"
-            ))
-            .with_hint("check the application name (and app_namespace for applications outside argocd) with argo_list_applications"),
-            Error::Api { status: 429, message, retry_after } => ToolError::new(format!(
-                "Argo CD rate-limited {what} (HTTP 429): {message}"
-            ))
-            .with_hint(match retry_after {
-                Some(s) => format!("retry in {s} s"),
-                None => "retry in a few seconds".to_owned(),
-            }),
-            Error::Api { status, message, .. } if status >= 500 => ToolError::new(format!(
-                "Argo CD failed {what} (HTTP {status}): {message}"
-            ))
-            .with_hint("the Argo CD API server or a proxy in front of it is in trouble; retry in a moment"),
-            Error::Api { status, message, .. } => ToolError::new(format!(
-                "Argo CD rejected {what} (HTTP {status}): {message}"
-            ))
-            .with_hint("the text above is Argo CD's own error; fix the arguments (another sync may be running, or the revision or history id may not exist)"),
+            Error::Api {
+                status,
+                message,
+                retry_after,
+            } => http_status_error(&TEXT, what, permission, status, &message, retry_after),
             e @ Error::Connect { .. } => ToolError::new(format!("{what} failed: {e}"))
                 .with_hint("Argo CD is down or unreachable from this pod; retry later or check another environment's backend"),
             e @ Error::TooLarge { .. } => ToolError::new(format!("{what} failed: {e}"))

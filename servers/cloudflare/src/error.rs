@@ -1,6 +1,7 @@
 //! The crate's one error type, and how each failure becomes a tool error an agent can act on.
 
 use mcp_common::ToolError;
+use mcp_common::tool::{HttpApiText, http_status_error};
 
 /// Everything that can go wrong between a tool and the Cloudflare API.
 #[derive(Debug, thiserror::Error)]
@@ -51,44 +52,33 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) use mcp_common::error::error_chain as chain;
 
+/// How the Cloudflare API's error statuses read to an agent.
+const TEXT: HttpApiText = HttpApiText {
+    api: "Cloudflare",
+    credential: "the API token",
+    unauthorized_hint: "the deployment's CLOUDFLARE_API_TOKEN is wrong, expired or revoked; ask an operator for a new token (policies/cloudflare/)",
+    permission_kind: "the API token permission",
+    forbidden_hint: "this deployment's API token lacks `{permission}` for this zone (policies/cloudflare/token-scopes.md), or the zone is not among the token's zone resources; use a backend with that access or ask an operator to grant it",
+    not_found_hint: "check the zone with cloudflare_list_zones and the record id with cloudflare_list_dns_records; a token without access to a zone may also see 404",
+    retry_default: "a minute",
+    retry_note: " (the API allows 1200 requests per 5 minutes per user)",
+    server_error_hint: "the Cloudflare API is having trouble; retry in a moment",
+    rejected_hint: "the text above is Cloudflare's own error; fix the arguments (try dry_run first)",
+};
+
 impl Error {
     /// The tool error for a failed call: `what` names the call, `permission` the API token
     /// permission it needs (`Zone > DNS > Edit`).
     pub fn into_tool_error(self, what: &str, permission: &str) -> ToolError {
         match self {
-            Error::Api { status: 401, message, .. } => ToolError::new(format!(
-                "Cloudflare refused the API token for {what} (HTTP 401): {message}"
-            ))
-            .with_hint("the deployment's CLOUDFLARE_API_TOKEN is wrong, expired or revoked; ask an operator for a new token (policies/cloudflare/)"),
-            Error::Api { status: 403, message, .. } => {
-                let mut e = ToolError::permission_denied(what, format!("the API token permission `{permission}`"));
-                e.message = format!("permission denied: {what} (Cloudflare answered HTTP 403: {message})");
-                e.hint = Some(format!(
-                    "this deployment's API token lacks `{permission}` for this zone (policies/cloudflare/token-scopes.md), or the zone is not among the token's zone resources; use a backend with that access or ask an operator to grant it"
-                ));
-                e
-            }
-            Error::Api { status: 404, message, .. } => ToolError::new(format!(
-                "Cloudflare found nothing for {what} (HTTP 404): {message}"
-            ))
-            .with_hint("check the zone with cloudflare_list_zones and the record id with cloudflare_list_dns_records; a token without access to a zone may also see 404"),
-            Error::Api { status: 429, message, retry_after } => ToolError::new(format!(
-                "Cloudflare rate-limited {what} (HTTP 429): {message}"
-            ))
-            .with_hint(match retry_after {
-                Some(s) => format!("retry in {s} s (the API allows 1200 requests per 5 minutes per user)"),
-                None => "retry in a minute (the API allows 1200 requests per 5 minutes per user)".to_owned(),
-            }),
-            Error::Api { status, message, .. } if status >= 500 => ToolError::new(format!(
-                "Cloudflare failed {what} (HTTP {status}): {message}"
-            ))
-            .with_hint("the Cloudflare API is having trouble; retry in a moment"),
-            Error::Api { status, message, .. } => ToolError::new(format!(
-                "Cloudflare rejected {what} (HTTP {status}): {message}"
-            ))
-            .with_hint("the text above is Cloudflare's own error; fix the arguments (try dry_run first)"),
-            e @ Error::Connect { .. } => ToolError::new(format!("{what} failed: {e}"))
-                .with_hint("the Cloudflare API is unreachable from this pod (egress, proxy, DNS); retry later"),
+            Error::Api {
+                status,
+                message,
+                retry_after,
+            } => http_status_error(&TEXT, what, permission, status, &message, retry_after),
+            e @ Error::Connect { .. } => ToolError::new(format!("{what} failed: {e}")).with_hint(
+                "the Cloudflare API is unreachable from this pod (egress, proxy, DNS); retry later",
+            ),
             e => ToolError::upstream(format!("Cloudflare {what}"), e),
         }
     }
