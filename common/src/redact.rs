@@ -7,6 +7,9 @@
 //!   (`postgres://user:pw@host`), `password=...` pairs, `Authorization: Bearer ...`, AWS access
 //!   key ids and PEM private keys are replaced.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 /// What a redacted value is replaced with.
@@ -92,8 +95,43 @@ pub fn is_sensitive_key(name: &str) -> bool {
     if n.ends_with("_key") || n.ends_with("_keys") {
         return !NOT_SENSITIVE.iter().any(|ok| n.ends_with(ok));
     }
-    SENSITIVE_WORDS.iter().any(|w| n.contains(w))
+    SENSITIVE_WORDS_IN_NAME.is_match(&n)
 }
+
+/// [`SENSITIVE_WORDS`] as one automaton: a name is scanned once, not once per word.
+static SENSITIVE_WORDS_IN_NAME: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new(SENSITIVE_WORDS).expect("constant patterns build an automaton")
+});
+
+/// Every literal that some credential shape of [`redact_text`] starts with or contains
+/// (`:` and `=` cover URLs and `name=value` / `name: value` pairs). A string holding none of
+/// them has nothing to redact: one scan instead of a search per rule, and no copy.
+static TEXT_TRIGGERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let mut triggers = vec![":", "=", "-----BEGIN "];
+    triggers.extend(AUTH_SCHEMES);
+    triggers.extend(AWS_KEY_ID_PREFIXES);
+    triggers.extend(TOKEN_PREFIXES);
+    AhoCorasick::new(triggers).expect("constant patterns build an automaton")
+});
+
+/// Authorization schemes whose credential follows them in free text.
+const AUTH_SCHEMES: [&str; 4] = ["Bearer ", "bearer ", "Basic ", "basic "];
+const AWS_KEY_ID_PREFIXES: [&str; 2] = ["AKIA", "ASIA"];
+/// Prefixes of tokens recognizable by their shape: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`,
+/// `ghr_`, `github_pat_`), Slack (`xoxb-`, `xoxp-`, ...), GitLab (`glpat-`).
+const TOKEN_PREFIXES: &[&str] = &[
+    "github_pat_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxs-",
+    "glpat-",
+];
 
 /// Redacts a JSON value in place: sensitive members by name, and credential shapes in every
 /// string. Returns how many values were redacted.
@@ -151,6 +189,9 @@ pub fn redact_json(value: &mut Value) -> usize {
 /// Redacts credential shapes inside free text. Returns `None` when nothing was found, so the
 /// common case allocates nothing.
 pub fn redact_text(s: &str) -> Option<String> {
+    if !TEXT_TRIGGERS.is_match(s) {
+        return None;
+    }
     let mut out = s.to_owned();
     let mut changed = false;
     // One rule's replacement can complete another's pattern (a key id followed by a token):
@@ -239,7 +280,7 @@ fn redact_pairs(s: &mut String) -> bool {
             }
             None => {
                 // `Authorization: Bearer xyz`: the value is the scheme and its credential.
-                let scheme_len = ["Bearer ", "bearer ", "Basic ", "basic "]
+                let scheme_len = AUTH_SCHEMES
                     .iter()
                     .find(|p| s[val_start..].starts_with(**p))
                     .map_or(0, |p| p.len());
@@ -264,7 +305,7 @@ fn redact_pairs(s: &mut String) -> bool {
 /// `Bearer <token>` and `Basic <b64>`.
 fn redact_bearer(s: &mut String) -> bool {
     let mut changed = false;
-    for scheme in ["Bearer ", "bearer ", "Basic ", "basic "] {
+    for scheme in AUTH_SCHEMES {
         let mut from = 0;
         while let Some(pos) = s[from..].find(scheme) {
             let start = from + pos + scheme.len();
@@ -286,7 +327,7 @@ fn redact_bearer(s: &mut String) -> bool {
 /// AWS access key ids (`AKIA`/`ASIA` + 16 upper-case alphanumerics).
 fn redact_aws_key_ids(s: &mut String) -> bool {
     let mut changed = false;
-    for prefix in ["AKIA", "ASIA"] {
+    for prefix in AWS_KEY_ID_PREFIXES {
         let mut from = 0;
         while let Some(pos) = s[from..].find(prefix) {
             let start = from + pos;
@@ -309,24 +350,10 @@ fn redact_aws_key_ids(s: &mut String) -> bool {
     changed
 }
 
-/// Tokens recognizable by their prefix: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
-/// `github_pat_`), Slack (`xoxb-`, `xoxp-`, ...), GitLab (`glpat-`).
+/// Tokens recognizable by their prefix ([`TOKEN_PREFIXES`]).
 fn redact_token_prefixes(s: &mut String) -> bool {
-    const PREFIXES: &[&str] = &[
-        "github_pat_",
-        "ghp_",
-        "gho_",
-        "ghu_",
-        "ghs_",
-        "ghr_",
-        "xoxb-",
-        "xoxp-",
-        "xoxa-",
-        "xoxs-",
-        "glpat-",
-    ];
     let mut changed = false;
-    for prefix in PREFIXES {
+    for prefix in TOKEN_PREFIXES {
         let mut from = 0;
         while let Some(pos) = s[from..].find(prefix) {
             let start = from + pos;

@@ -72,6 +72,22 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// A copy for one serving thread ([`crate::server`]): its own upstream connection pool,
+    /// everything else (config, keys, audit, metrics, health, traces) shared.
+    pub fn for_worker(&self) -> Arc<Self> {
+        Arc::new(Self {
+            config: self.config.clone(),
+            keys: self.keys.clone(),
+            client: proxy::client(self.config.limits.connect_timeout),
+            audit: self.audit.clone(),
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            traces: self.traces.clone(),
+        })
+    }
+}
+
 /// The HTTP service: `/mcp/{backend}/mcp`, `/healthz`, `/readyz`, `/metrics`.
 pub fn app(gw: Arc<Gateway>) -> Router {
     Router::new()

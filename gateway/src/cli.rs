@@ -8,12 +8,9 @@ use std::time::Duration;
 use base64::Engine;
 use clap::{Parser, Subcommand};
 
-use crate::app::{Gateway, app};
-use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::error::Result;
 use crate::keys;
-use crate::metrics::Metrics;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -156,104 +153,15 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { config } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("mcp-gateway: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(serve(&config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "mcp-gateway stopped");
-                    eprintln!("mcp-gateway: {e}");
-                    ExitCode::FAILURE
-                }
+        Command::Serve { config } => match crate::server::run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "mcp-gateway stopped");
+                eprintln!("mcp-gateway: {e}");
+                ExitCode::FAILURE
             }
-        }
+        },
     }
-}
-
-/// Serves until SIGTERM/SIGINT, then drains and flushes the audit stream.
-pub async fn serve(config_path: &std::path::Path) -> Result<()> {
-    let (config, report) = Config::load(config_path)?;
-    for w in &report.warnings {
-        tracing::warn!(config = %config_path.display(), "{w}");
-    }
-    let metrics = Metrics::new();
-    let audit = AuditSink::stdout(metrics.clone());
-    let listen = config.listen;
-    let grace = config.limits.shutdown_grace;
-    let gw = Gateway::new(config, audit.clone(), metrics);
-    let _watch = gw.keys.watch(Duration::from_secs(30))?;
-    let listener = mcp_common::server::bind(listen).await?;
-    tracing::info!(
-        listen = %listen,
-        backends = gw.config.backends.len(),
-        roles = gw.config.roles.len(),
-        keys = gw.keys.current().len(),
-        "mcp-gateway serving"
-    );
-    let router = app(gw.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = serve_until_drained(listener, router, grace, &gw).await;
-    audit.close();
-    mcp_common::traces::shutdown_global().await;
-    result
-}
-
-/// Serves until SIGTERM/SIGINT; then answers new requests 503 (and `/readyz` 503) while the
-/// requests in flight finish, for up to `grace`; then closes the listener and returns.
-async fn serve_until_drained(
-    listener: tokio::net::TcpListener,
-    make: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
-        axum::Router,
-        std::net::SocketAddr,
-    >,
-    grace: Duration,
-    gw: &Gateway,
-) -> Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, make)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
-    tokio::select! {
-        r = &mut server => {
-            return match r {
-                Ok(r) => r.map_err(|e| mcp_common::Error::Serve(e).into()),
-                Err(e) => Err(mcp_common::Error::Serve(std::io::Error::other(e)).into()),
-            };
-        }
-        () = mcp_common::server::shutdown_signal() => {}
-    }
-    gw.health.start_shutdown();
-    let started = tokio::time::Instant::now();
-    tracing::info!(
-        in_flight = gw.metrics.in_flight.get(),
-        grace_s = grace.as_secs_f64(),
-        "draining: new requests get 503"
-    );
-    while gw.metrics.in_flight.get() > 0 && started.elapsed() < grace {
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let left = gw.metrics.in_flight.get();
-    if left > 0 {
-        tracing::warn!(in_flight = left, "grace period over; closing open streams");
-    } else {
-        tracing::info!(drained_ms = started.elapsed().as_millis() as u64, "drained");
-    }
-    let _ = stop_tx.send(());
-    // Idle keep-alive connections close at once; give stragglers a moment, not forever.
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    Ok(())
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

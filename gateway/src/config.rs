@@ -77,6 +77,8 @@ pub struct Limits {
     /// How long in-flight requests may run after SIGTERM.
     #[serde(with = "duration_str")]
     pub shutdown_grace: Duration,
+    /// Serving threads; 0 (the default) is one per CPU the process may use.
+    pub workers: usize,
 }
 
 impl Default for Limits {
@@ -87,6 +89,7 @@ impl Default for Limits {
             first_byte_timeout: Duration::from_secs(120),
             max_list_bytes: 8 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(25),
+            workers: 0,
         }
     }
 }

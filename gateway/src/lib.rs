@@ -19,6 +19,7 @@ pub mod origin;
 pub mod policy;
 pub mod proxy;
 pub mod request;
+pub mod server;
 pub mod sessions;
 pub mod sse;
 pub mod ssm;

@@ -1,7 +1,7 @@
 //! The gateway's Prometheus metrics.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +49,13 @@ pub struct KeyLabels {
 /// agent calling made-up tool names cannot grow the series without bound.
 const MAX_TOOL_LABELS: usize = 1024;
 
+/// The tool names with a label of their own (read on every call, written once per new name).
+#[derive(Debug, Default)]
+struct ToolNames {
+    by_backend: HashMap<String, HashSet<String>>,
+    count: usize,
+}
+
 /// All gateway metrics. Cloning shares the series.
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -65,7 +72,8 @@ pub struct Metrics {
     pub audit_lines: Counter,
     pub audit_write_errors: Counter,
     pub client_disconnects: Family<BackendLabels, Counter>,
-    tool_names: Arc<Mutex<HashSet<(String, String)>>>,
+    /// backend -> tool names given their own label so far (at most [`MAX_TOOL_LABELS`] in all).
+    tool_names: Arc<RwLock<ToolNames>>,
 }
 
 impl Default for Metrics {
@@ -174,13 +182,21 @@ impl Metrics {
 
     /// The tool label for a call: the name itself while the set of names seen stays small.
     pub fn tool_label(&self, backend: &str, tool: &str) -> String {
-        let mut seen = self.tool_names.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (backend.to_owned(), tool.to_owned());
-        if seen.contains(&key) {
+        let known = |t: &ToolNames| t.by_backend.get(backend).is_some_and(|s| s.contains(tool));
+        if known(&self.tool_names.read().unwrap_or_else(|p| p.into_inner())) {
             return tool.to_owned();
         }
-        if seen.len() < MAX_TOOL_LABELS {
-            seen.insert(key);
+        let mut names = self.tool_names.write().unwrap_or_else(|p| p.into_inner());
+        if known(&names) {
+            return tool.to_owned();
+        }
+        if names.count < MAX_TOOL_LABELS {
+            names.count += 1;
+            names
+                .by_backend
+                .entry(backend.to_owned())
+                .or_default()
+                .insert(tool.to_owned());
             return tool.to_owned();
         }
         "_other".to_owned()

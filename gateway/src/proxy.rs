@@ -77,6 +77,16 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
 
 /// Strips hop-by-hop headers (including those a `Connection` header names) from a response.
 pub fn clean_response_headers(headers: &mut HeaderMap) {
+    // Usually there is nothing to strip: look first (one pass over a few names) and only then
+    // remove, since every removal by name re-parses and re-hashes it.
+    let has_connection = headers.contains_key(header::CONNECTION);
+    if !has_connection
+        && !headers
+            .keys()
+            .any(|n| DROPPED_RESPONSE_HEADERS.contains(&n.as_str()))
+    {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -219,16 +229,7 @@ impl OutcomeObserver {
     }
 
     fn check(&mut self, data: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<Value>(data) else {
-            return;
-        };
-        if !(v.get("result").is_some() || v.get("error").is_some()) {
-            return;
-        }
-        if self.id.is_some() && v.get("id") != self.id.as_ref() {
-            return;
-        }
-        self.verdict = Some(policy::tool_outcome(&v));
+        self.verdict = policy::response_outcome(data, self.id.as_ref());
     }
 }
 
@@ -420,4 +421,49 @@ fn filter_events(events: Vec<sse::Event>, access: &ToolAccess) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_cookies_are_stripped() {
+        let mut h = map(&[
+            ("content-type", "application/json"),
+            ("connection", "keep-alive, x-internal"),
+            ("keep-alive", "timeout=5"),
+            ("x-internal", "1"),
+            ("set-cookie", "a=b"),
+            ("transfer-encoding", "chunked"),
+            ("mcp-session-id", "s"),
+        ]);
+        clean_response_headers(&mut h);
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "mcp-session-id"]);
+    }
+
+    #[test]
+    fn clean_headers_are_left_alone() {
+        let before = map(&[
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+            ("mcp-session-id", "s"),
+        ]);
+        let mut h = before.clone();
+        clean_response_headers(&mut h);
+        assert_eq!(h, before);
+    }
 }

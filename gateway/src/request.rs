@@ -482,9 +482,12 @@ impl AuditGuard {
         let record = Record {
             kind: audit::KIND_REQUEST,
             ts: audit::now_ts(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned(),
             backend: backend.to_owned(),
-            http_method: parts.method.to_string(),
+            http_method: parts.method.as_str().to_owned(),
             protocol_version: parts
                 .headers
                 .get("mcp-protocol-version")
@@ -690,7 +693,7 @@ impl AuditGuard {
             record.trace_id = mcp_common::traces::sampled_trace_id(span.span_context());
             span.end(&record, tool_label.as_deref());
         }
-        gw.audit.write(&record);
+        gw.audit.write(record);
     }
 }
 

@@ -134,7 +134,9 @@ fn serve_audits_to_stdout_and_drains_on_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:{port}\nkeys_file: {}\nbackends:\n  b: http://127.0.0.1:{closed}/mcp\nroleMapping:\n  r: [b]\n",
+            // Three workers: each request below comes on a connection of its own, so they are
+            // served by different workers and still audited once each, in order.
+            "listen: 127.0.0.1:{port}\nkeys_file: {}\nbackends:\n  b: http://127.0.0.1:{closed}/mcp\nroleMapping:\n  r: [b]\nlimits:\n  workers: 3\n",
             keys.display()
         ),
     )
@@ -162,7 +164,7 @@ fn serve_audits_to_stdout_and_drains_on_sigterm() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for id in 0..5 {
-            let r = c
+            let r = reqwest::Client::new()
                 .post(format!("{base}/mcp/b/mcp"))
                 .bearer_auth(&token)
                 .header("content-type", "application/json")
