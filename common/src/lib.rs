@@ -14,6 +14,7 @@ pub mod aws_error;
 pub mod error;
 pub mod metrics;
 pub mod output;
+pub mod rbac;
 pub mod redact;
 pub mod server;
 pub mod telemetry;

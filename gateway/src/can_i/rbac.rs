@@ -1,8 +1,6 @@
 //! Kubernetes RBAC: the rules of a ClusterRole (or Role) manifest, and whether they grant a
-//! request. Same semantics as the API server's RBAC authorizer for resource requests: `*`
-//! matches any verb, API group or resource; `*/sub` any resource's subresource `sub`; a
-//! resource does not include its subresources (`pods` does not grant `pods/log`); a rule with
-//! `resourceNames` grants only requests for those named objects (never `list` of a collection).
+//! request, explained. The matching itself is [`mcp_common::rbac`], the same the eks server's
+//! fake API server enforces.
 
 use serde::Deserialize;
 
@@ -10,20 +8,7 @@ use super::Check;
 use super::requirements::KubeNeed;
 
 /// One rule of a ClusterRole.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Rule {
-    #[serde(default)]
-    pub api_groups: Vec<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub verbs: Vec<String>,
-    #[serde(default)]
-    pub resource_names: Vec<String>,
-    #[serde(default, rename = "nonResourceURLs")]
-    pub non_resource_urls: Vec<String>,
-}
+pub use mcp_common::rbac::PolicyRule as Rule;
 
 #[derive(Debug, Deserialize)]
 struct Meta {
@@ -65,38 +50,6 @@ pub fn load_role(yaml: &str, name: &str) -> Result<Vec<Rule>, String> {
     ))
 }
 
-fn matches(list: &[String], value: &str) -> bool {
-    list.iter().any(|x| x == "*" || x == value)
-}
-
-fn matches_resource(list: &[String], resource: &str) -> bool {
-    list.iter().any(|r| {
-        if r == "*" || r == resource {
-            return true;
-        }
-        match (r.strip_prefix("*/"), resource.split_once('/')) {
-            (Some(sub), Some((_, rsub))) => sub == rsub,
-            _ => false,
-        }
-    })
-}
-
-impl Rule {
-    /// Whether the rule grants `verb` on `group`/`resource`, for the object `name` when the
-    /// request names one (`get`, `patch`, `delete` of one object; not `list`).
-    pub fn allows(&self, verb: &str, group: &str, resource: &str, name: Option<&str>) -> bool {
-        self.covers(verb, group, resource)
-            && (self.resource_names.is_empty()
-                || name.is_some_and(|n| self.resource_names.iter().any(|x| x == n)))
-    }
-
-    fn covers(&self, verb: &str, group: &str, resource: &str) -> bool {
-        matches(&self.verbs, verb)
-            && matches(&self.api_groups, group)
-            && matches_resource(&self.resources, resource)
-    }
-}
-
 /// Whether `rules` grant `need` for any object (tools act on objects the agent names, so a
 /// rule limited by `resourceNames` does not count).
 pub fn check(rules: &[Rule], need: &KubeNeed) -> Check {
@@ -106,11 +59,7 @@ pub fn check(rules: &[Rule], need: &KubeNeed) -> Check {
         .position(|r| r.allows(verb, group, resource, None))
     {
         let r = &rules[i];
-        let pattern = r
-            .resources
-            .iter()
-            .find(|p| matches_resource(std::slice::from_ref(*p), resource))
-            .map_or(resource.as_str(), String::as_str);
+        let pattern = r.resource_pattern(resource).unwrap_or(resource);
         return Check::allow(format!(
             "rule {}: verbs [{}] on {pattern} (apiGroups {:?})",
             i + 1,

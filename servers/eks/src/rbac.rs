@@ -28,21 +28,7 @@ pub const WRITE_VERBS: &[&str] = &[
     "sign",
 ];
 
-/// One rule of a ClusterRole.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyRule {
-    #[serde(default)]
-    pub api_groups: Vec<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub verbs: Vec<String>,
-    #[serde(default)]
-    pub resource_names: Vec<String>,
-    #[serde(default, rename = "nonResourceURLs")]
-    pub non_resource_urls: Vec<String>,
-}
+pub use mcp_common::rbac::PolicyRule;
 
 #[derive(Debug, Clone, Deserialize)]
 struct Meta {
@@ -83,34 +69,6 @@ const fn p(verb: &'static str, group: &'static str, resource: &'static str) -> P
         verb,
         group,
         resource,
-    }
-}
-
-fn matches(list: &[String], value: &str) -> bool {
-    list.iter().any(|x| x == "*" || x == value)
-}
-
-fn matches_resource(list: &[String], resource: &str) -> bool {
-    list.iter().any(|r| {
-        if r == "*" || r == resource {
-            return true;
-        }
-        // `*/scale` grants the scale subresource of every resource.
-        match (r.strip_prefix("*/"), resource.split_once('/')) {
-            (Some(sub), Some((_, rsub))) => sub == rsub,
-            _ => false,
-        }
-    })
-}
-
-impl PolicyRule {
-    /// Does this rule allow `verb` on `group`/`resource` (optionally the object `name`)?
-    pub fn allows(&self, verb: &str, group: &str, resource: &str, name: Option<&str>) -> bool {
-        matches(&self.verbs, verb)
-            && matches(&self.api_groups, group)
-            && matches_resource(&self.resources, resource)
-            && (self.resource_names.is_empty()
-                || name.is_some_and(|n| self.resource_names.iter().any(|x| x == n)))
     }
 }
 
