@@ -5,11 +5,8 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use rmcp::RoleClient;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
+use mcp_test_support::{Client, client};
+use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -45,48 +42,15 @@ async fn backend(argo: &MockServer, access: &str, extra: &[&str]) -> SocketAddr 
     let args = mcp_argo::Args::parse_from(argv);
     let (server, handler) = mcp_argo::build(args).expect("build");
     let app = server.app(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
+    mcp_test_support::serve(app).await
 }
 
-async fn client(addr: SocketAddr) -> RunningService<RoleClient, ()> {
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect")
+async fn ok(c: &Client, tool: &str, args: Value) -> Value {
+    mcp_test_support::ok(c, tool, args, TOKEN).await
 }
 
-async fn call(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> CallToolResult {
-    c.call_tool(CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap()))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-async fn ok(c: &RunningService<RoleClient, ()>, tool: &'static str, args: Value) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    let v = r.structured_content.expect("structured content");
-    assert!(!v.to_string().contains(TOKEN), "token in output");
-    v
-}
-
-async fn error_text(c: &RunningService<RoleClient, ()>, tool: &'static str, args: Value) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
-    let text = r
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(!text.contains(TOKEN), "token in error: {text}");
-    text
+async fn error_text(c: &Client, tool: &str, args: Value) -> String {
+    mcp_test_support::error_text(c, tool, args, TOKEN).await
 }
 
 fn get(p: &str) -> wiremock::MockBuilder {
@@ -106,7 +70,7 @@ async fn queries(argo: &MockServer, p: &str) -> Vec<String> {
         .collect()
 }
 
-async fn names(c: &RunningService<RoleClient, ()>) -> Vec<String> {
+async fn names(c: &Client) -> Vec<String> {
     let tools = c.list_all_tools().await.unwrap();
     for t in &tools {
         let a = t.annotations.as_ref().expect("annotations");

@@ -6,14 +6,8 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use mcp_eks::fake::{ADMIN_TOKEN, EDITOR_TOKEN, FakeApiServer, VIEWER_TOKEN};
-use rmcp::RoleClient;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
+use mcp_test_support::{Client, client, tool_names};
 use serde_json::{Value, json};
-
-type Client = RunningService<RoleClient, ()>;
 
 async fn backend(fake: &FakeApiServer, token: &str, access: &str) -> SocketAddr {
     mcp_common::telemetry::init();
@@ -29,17 +23,7 @@ async fn backend(fake: &FakeApiServer, token: &str, access: &str) -> SocketAddr 
     let cluster = mcp_eks::Cluster::from_client(fake.client(token));
     let (server, handler) = mcp_eks::build_with(args.server, cluster);
     let app = server.app(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
-async fn client(addr: SocketAddr) -> Client {
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect")
+    mcp_test_support::serve(app).await
 }
 
 async fn setup(token: &str, access: &str) -> (FakeApiServer, Client) {
@@ -48,41 +32,12 @@ async fn setup(token: &str, access: &str) -> (FakeApiServer, Client) {
     (fake, client(addr).await)
 }
 
-async fn call(c: &Client, tool: &str, args: Value) -> CallToolResult {
-    c.call_tool(
-        CallToolRequestParams::new(tool.to_owned())
-            .with_arguments(args.as_object().cloned().unwrap()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
 async fn ok(c: &Client, tool: &str, args: Value) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    r.structured_content.expect("structured content")
+    mcp_test_support::ok(c, tool, args, "").await
 }
 
 async fn err(c: &Client, tool: &str, args: Value) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool} should fail: {r:?}");
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-async fn tool_names(c: &Client) -> Vec<String> {
-    let mut names: Vec<String> = c
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    names
+    mcp_test_support::error_text(c, tool, args, "").await
 }
 
 fn catalog(k: &str) -> Vec<String> {

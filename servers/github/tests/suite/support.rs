@@ -3,11 +3,8 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use rmcp::RoleClient;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
+use mcp_test_support::Client;
+pub(crate) use mcp_test_support::client;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
@@ -20,13 +17,7 @@ pub(crate) async fn serve(args: &[&str]) -> SocketAddr {
     let mut argv = vec!["mcp-github", "--env", "test", "--allowed-host", "*"];
     argv.extend_from_slice(args);
     let (server, handler) = mcp_github::build(mcp_github::Args::parse_from(argv)).expect("build");
-    let app = server.app(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
+    mcp_test_support::serve(server.app(handler)).await
 }
 
 /// mcp-github against `gh` with the test token and `extra` arguments.
@@ -37,50 +28,14 @@ pub(crate) async fn backend(gh: &MockServer, extra: &[&str]) -> SocketAddr {
     serve(&argv).await
 }
 
-pub(crate) async fn client(addr: SocketAddr) -> RunningService<RoleClient, ()> {
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect")
-}
-
-pub(crate) async fn call(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> CallToolResult {
-    c.call_tool(CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap()))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
 /// The structured content of a successful call (which never carries the token).
-pub(crate) async fn ok(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    let v = r.structured_content.expect("structured content");
-    assert!(!v.to_string().contains(TOKEN), "token in output");
-    v
+pub(crate) async fn ok(c: &Client, tool: &str, args: Value) -> Value {
+    mcp_test_support::ok(c, tool, args, TOKEN).await
 }
 
 /// The text of a failed call (an `isError: true` result, never carrying the token).
-pub(crate) async fn error_text(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
-    let text = r
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(!text.contains(TOKEN), "token in error: {text}");
-    text
+pub(crate) async fn error_text(c: &Client, tool: &str, args: Value) -> String {
+    mcp_test_support::error_text(c, tool, args, TOKEN).await
 }
 
 pub(crate) fn get(p: &str) -> wiremock::MockBuilder {

@@ -9,11 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Parser;
-use rmcp::RoleClient;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
+use mcp_test_support::{Client, call, client, failure_text as error_text};
 use serde_json::{Value, json};
 
 fn repo_root() -> PathBuf {
@@ -103,42 +99,11 @@ async fn backend(url: &str, extra: &[&str]) -> SocketAddr {
     let args = mcp_prometheus::Args::parse_from(argv);
     let (server, handler) = mcp_prometheus::build(args).await.expect("build");
     let app = server.app(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
+    mcp_test_support::serve(app).await
 }
 
-async fn client(addr: SocketAddr) -> RunningService<RoleClient, ()> {
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect")
-}
-
-async fn call(
-    c: &RunningService<RoleClient, ()>,
-    tool: &'static str,
-    args: Value,
-) -> CallToolResult {
-    c.call_tool(CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap()))
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-async fn ok(c: &RunningService<RoleClient, ()>, tool: &'static str, args: Value) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    r.structured_content.expect("structured content")
-}
-
-fn error_text(r: &CallToolResult) -> String {
-    assert_eq!(r.is_error, Some(true), "{r:?}");
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
+async fn ok(c: &Client, tool: &str, args: Value) -> Value {
+    mcp_test_support::ok(c, tool, args, "").await
 }
 
 async fn readyz(addr: SocketAddr) -> u16 {
