@@ -9,10 +9,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -174,36 +170,18 @@ pub async fn serve_router(router: axum::Router, ct: CancellationToken) -> Socket
     a
 }
 
-pub async fn client(addr: SocketAddr) -> RunningService<RoleClient, ()> {
+pub async fn client(addr: SocketAddr) -> mcp_test_support::Client {
     // reqwest may be built without a crypto provider of its own (feature unification).
     mcp_common::telemetry::install_crypto_provider();
-    let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
-    ().serve(transport).await.expect("connect client")
+    mcp_test_support::client(addr).await
 }
 
-pub async fn call(c: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    c.call_tool(
-        CallToolRequestParams::new(tool.to_owned())
-            .with_arguments(args.as_object().cloned().unwrap_or_default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{tool}: {e}"))
+pub async fn ok(c: &mcp_test_support::Client, tool: &str, args: Value) -> Value {
+    mcp_test_support::ok(c, tool, args, "").await
 }
 
-pub async fn ok(c: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> Value {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(false), "{tool}: {r:?}");
-    r.structured_content.expect("structured content")
-}
-
-pub async fn err(c: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> String {
-    let r = call(c, tool, args).await;
-    assert_eq!(r.is_error, Some(true), "{tool} should fail: {r:?}");
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
+pub async fn err(c: &mcp_test_support::Client, tool: &str, args: Value) -> String {
+    mcp_test_support::error_text(c, tool, args, "").await
 }
 
 pub async fn readyz(addr: SocketAddr) -> u16 {
