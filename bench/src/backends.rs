@@ -406,179 +406,233 @@ fn installed(ctx: &Ctx, peer: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The upstreams part 3 starts, shared by the families and the every-backend section.
+struct Upstreams {
+    database_url: Option<String>,
+    prometheus_url: Option<String>,
+    kubeconfig: String,
+    /// Stop commands, run at the end.
+    stops: Vec<Vec<String>>,
+}
+
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let fast = Duration::ZERO;
+    let mut up = Upstreams {
+        database_url: None,
+        prometheus_url: None,
+        kubeconfig: String::new(),
+        stops: Vec::new(),
+    };
+    let every = ctx.wants("every-backend");
 
-    // PostgreSQL
-    match postgres(ctx).await {
-        Ok((url, stop)) => {
-            let peer = ctx.peer("postgres-mcp", "bin/postgres-mcp").map(|bin| {
-                let v = installed(ctx, "postgres-mcp");
-                Server {
-                    name: "postgres-mcp".into(),
-                    program: bin.clone(),
-                    args: vec![
-                        "--access-mode".into(),
-                        "restricted".into(),
-                        "--transport".into(),
-                        "sse".into(),
-                        "--sse-host".into(),
-                        "127.0.0.1".into(),
-                        "--sse-port".into(),
-                        "{port}".into(),
-                    ],
-                    env: vec![("DATABASE_URI".into(), url.clone())],
-                    transport: Transport::Sse("http://127.0.0.1:{port}/sse".into()),
-                    bearer: None,
-                    note: format!(
-                        "postgres-mcp {v} on {}, restricted (read-only) mode, SSE transport (its only HTTP one)",
-                        python_of(bin.parent().unwrap_or(Path::new(".")))
-                    ),
+    if ctx.wants("postgres") || every {
+        match postgres(ctx).await {
+            Ok((url, stop)) => {
+                up.database_url = Some(url);
+                up.stops.push(stop);
+            }
+            Err(e) => rows.push(Row::skipped(
+                SECTION,
+                "postgres: all figures",
+                &format!("PostgreSQL did not start: {e:#}"),
+            )),
+        }
+    }
+    if ctx.wants("prometheus") || every {
+        match prometheus().await {
+            Ok((url, pid)) => {
+                ctx.say("Prometheus up (scripts/start-prometheus)");
+                up.prometheus_url = Some(url);
+                if !pid.is_empty() {
+                    up.stops.push(vec!["kill".into(), pid]);
                 }
-            });
-            let fam = Family {
-                name: "postgres",
-                ours: Server {
-                    name: "mcp-postgres".into(),
-                    program: ctx.bin("mcp-postgres")?,
-                    args: vec![
-                        "--listen".into(),
-                        "127.0.0.1:{port}".into(),
-                        "--access".into(),
-                        "ro".into(),
-                    ],
-                    env: vec![
-                        ("DATABASE_URL".into(), url.clone()),
-                        ("RUST_LOG".into(), "warn".into()),
-                    ],
-                    transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-                    bearer: None,
-                    note: String::new(),
-                },
-                peer,
-                tools: vec![
-                    ToolPair {
-                        label: "SELECT",
-                        ours: (
-                            "postgres_query",
-                            json!({"sql": "SELECT region, count(*) AS n FROM bench_customers GROUP BY region ORDER BY region"}),
-                        ),
-                        peer: (
-                            "execute_sql",
-                            json!({"sql": "SELECT region, count(*) AS n FROM bench_customers GROUP BY region ORDER BY region"}),
-                        ),
-                        expect: "apac",
-                        pace: fast,
-                        note: "",
-                    },
-                    ToolPair {
-                        label: "diagnostics / top queries",
-                        ours: ("postgres_diagnostics", json!({})),
-                        peer: (
-                            "get_top_queries",
-                            json!({"sort_by": "mean_time", "limit": 10}),
-                        ),
-                        expect: "bench_orders",
-                        pace: fast,
-                        note: "ours also reports connections, blocking, long transactions, cache hit ratio, size and replication in the same call",
-                    },
-                ],
-            };
-            rows.extend(run_family(ctx, &fam).await);
-            if let Some((prog, args)) = stop.split_first() {
-                let _ = Command::new(prog).args(args).output();
             }
+            Err(e) => rows.push(Row::skipped(
+                SECTION,
+                "prometheus: all figures",
+                &format!("Prometheus did not start: {e:#}"),
+            )),
         }
-        Err(e) => rows.push(Row::skipped(
-            SECTION,
-            "postgres: all figures",
-            &format!("PostgreSQL did not start: {e:#}"),
-        )),
     }
-
-    // Prometheus
-    match prometheus().await {
-        Ok((url, pid)) => {
-            ctx.say("Prometheus up (scripts/start-prometheus)");
-            let peer = ctx
-                .peer("prometheus-mcp-server", "bin/prometheus-mcp-server")
-                .map(|bin| Server {
-                    name: "prometheus-mcp-server".into(),
-                    program: bin.clone(),
-                    args: vec![],
-                    env: vec![
-                        ("PROMETHEUS_URL".into(), url.clone()),
-                        ("PROMETHEUS_MCP_SERVER_TRANSPORT".into(), "http".into()),
-                        ("PROMETHEUS_MCP_BIND_HOST".into(), "127.0.0.1".into()),
-                        ("PROMETHEUS_MCP_BIND_PORT".into(), "{port}".into()),
-                        ("PROMETHEUS_MCP_STATELESS_HTTP".into(), "true".into()),
-                    ],
-                    transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-                    bearer: None,
-                    note: format!(
-                        "prometheus-mcp-server {} on {}, streamable HTTP, stateless",
-                        installed(ctx, "prometheus-mcp-server"),
-                        python_of(bin.parent().unwrap_or(Path::new(".")))
-                    ),
-                });
-            let fam = Family {
-                name: "prometheus",
-                ours: Server {
-                    name: "mcp-prometheus".into(),
-                    program: ctx.bin("mcp-prometheus")?,
-                    args: vec!["--listen".into(), "127.0.0.1:{port}".into()],
-                    env: vec![
-                        ("PROMETHEUS_URL".into(), url.clone()),
-                        ("RUST_LOG".into(), "warn".into()),
-                    ],
-                    transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-                    bearer: None,
-                    note: String::new(),
-                },
-                peer,
-                tools: vec![
-                    ToolPair {
-                        label: "instant query up",
-                        ours: ("prometheus_query", json!({"query": "up"})),
-                        peer: ("execute_query", json!({"query": "up"})),
-                        expect: "payment-exporter",
-                        pace: fast,
-                        note: "",
-                    },
-                    ToolPair {
-                        label: "instant query sum by namespace",
-                        ours: (
-                            "prometheus_query",
-                            json!({"query": "sum by (namespace) (container_memory_usage_bytes)"}),
-                        ),
-                        peer: (
-                            "execute_query",
-                            json!({"query": "sum by (namespace) (container_memory_usage_bytes)"}),
-                        ),
-                        expect: "production",
-                        pace: fast,
-                        note: "",
-                    },
-                ],
-            };
-            rows.extend(run_family(ctx, &fam).await);
-            if !pid.is_empty() {
-                let _ = Command::new("kill").arg(&pid).output();
-            }
-        }
-        Err(e) => rows.push(Row::skipped(
-            SECTION,
-            "prometheus: all figures",
-            &format!("Prometheus did not start: {e:#}"),
-        )),
-    }
-
-    // Kubernetes (the fake API server, in this process)
+    // Kubernetes: the fake API server, in this process.
     let fake = mcp_eks::fake::FakeApiServer::start().await?;
     let kubeconfig = ctx.dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, fake.kubeconfig(mcp_eks::fake::VIEWER_TOKEN))?;
-    let kc = kubeconfig.display().to_string();
+    up.kubeconfig = kubeconfig.display().to_string();
+
+    if ctx.wants("postgres")
+        && let Some(url) = &up.database_url
+    {
+        rows.extend(run_family(ctx, &postgres_family(ctx, url)?).await);
+    }
+    if ctx.wants("prometheus")
+        && let Some(url) = &up.prometheus_url
+    {
+        rows.extend(run_family(ctx, &prometheus_family(ctx, url)?).await);
+    }
+    if ctx.wants("kubernetes") {
+        rows.extend(run_family(ctx, &kubernetes_family(ctx, &up.kubeconfig)?).await);
+    }
+    if every {
+        rows.extend(every_backend(ctx, &up).await);
+    }
+    drop(fake);
+    for stop in &up.stops {
+        if let Some((prog, args)) = stop.split_first() {
+            let _ = Command::new(prog).args(args).output();
+        }
+    }
+    Ok(rows)
+}
+
+/// `mcp-postgres` against postgres-mcp.
+fn postgres_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
+    let url = url.to_owned();
+    let peer = ctx.peer("postgres-mcp", "bin/postgres-mcp").map(|bin| {
+        let v = installed(ctx, "postgres-mcp");
+        Server {
+            name: "postgres-mcp".into(),
+            program: bin.clone(),
+            args: vec![
+                "--access-mode".into(),
+                "restricted".into(),
+                "--transport".into(),
+                "sse".into(),
+                "--sse-host".into(),
+                "127.0.0.1".into(),
+                "--sse-port".into(),
+                "{port}".into(),
+            ],
+            env: vec![("DATABASE_URI".into(), url.clone())],
+            transport: Transport::Sse("http://127.0.0.1:{port}/sse".into()),
+            bearer: None,
+            note: format!(
+                "postgres-mcp {v} on {}, restricted (read-only) mode, SSE transport (its only HTTP one)",
+                python_of(bin.parent().unwrap_or(Path::new(".")))
+            ),
+        }
+    });
+    let fam = Family {
+        name: "postgres",
+        ours: Server {
+            name: "mcp-postgres".into(),
+            program: ctx.bin("mcp-postgres")?,
+            args: vec![
+                "--listen".into(),
+                "127.0.0.1:{port}".into(),
+                "--access".into(),
+                "ro".into(),
+            ],
+            env: vec![
+                ("DATABASE_URL".into(), url.clone()),
+                ("RUST_LOG".into(), "warn".into()),
+            ],
+            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
+            bearer: None,
+            note: String::new(),
+        },
+        peer,
+        tools: vec![
+            ToolPair {
+                label: "SELECT",
+                ours: (
+                    "postgres_query",
+                    json!({"sql": "SELECT region, count(*) AS n FROM bench_customers GROUP BY region ORDER BY region"}),
+                ),
+                peer: (
+                    "execute_sql",
+                    json!({"sql": "SELECT region, count(*) AS n FROM bench_customers GROUP BY region ORDER BY region"}),
+                ),
+                expect: "apac",
+                pace: Duration::ZERO,
+                note: "",
+            },
+            ToolPair {
+                label: "diagnostics / top queries",
+                ours: ("postgres_diagnostics", json!({})),
+                peer: (
+                    "get_top_queries",
+                    json!({"sort_by": "mean_time", "limit": 10}),
+                ),
+                expect: "bench_orders",
+                pace: Duration::ZERO,
+                note: "ours also reports connections, blocking, long transactions, cache hit ratio, size and replication in the same call",
+            },
+        ],
+    };
+    Ok(fam)
+}
+
+/// `mcp-prometheus` against prometheus-mcp-server.
+fn prometheus_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
+    let url = url.to_owned();
+    let peer = ctx
+        .peer("prometheus-mcp-server", "bin/prometheus-mcp-server")
+        .map(|bin| Server {
+            name: "prometheus-mcp-server".into(),
+            program: bin.clone(),
+            args: vec![],
+            env: vec![
+                ("PROMETHEUS_URL".into(), url.clone()),
+                ("PROMETHEUS_MCP_SERVER_TRANSPORT".into(), "http".into()),
+                ("PROMETHEUS_MCP_BIND_HOST".into(), "127.0.0.1".into()),
+                ("PROMETHEUS_MCP_BIND_PORT".into(), "{port}".into()),
+                ("PROMETHEUS_MCP_STATELESS_HTTP".into(), "true".into()),
+            ],
+            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
+            bearer: None,
+            note: format!(
+                "prometheus-mcp-server {} on {}, streamable HTTP, stateless",
+                installed(ctx, "prometheus-mcp-server"),
+                python_of(bin.parent().unwrap_or(Path::new(".")))
+            ),
+        });
+    let fam = Family {
+        name: "prometheus",
+        ours: Server {
+            name: "mcp-prometheus".into(),
+            program: ctx.bin("mcp-prometheus")?,
+            args: vec!["--listen".into(), "127.0.0.1:{port}".into()],
+            env: vec![
+                ("PROMETHEUS_URL".into(), url.clone()),
+                ("RUST_LOG".into(), "warn".into()),
+            ],
+            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
+            bearer: None,
+            note: String::new(),
+        },
+        peer,
+        tools: vec![
+            ToolPair {
+                label: "instant query up",
+                ours: ("prometheus_query", json!({"query": "up"})),
+                peer: ("execute_query", json!({"query": "up"})),
+                expect: "payment-exporter",
+                pace: Duration::ZERO,
+                note: "",
+            },
+            ToolPair {
+                label: "instant query sum by namespace",
+                ours: (
+                    "prometheus_query",
+                    json!({"query": "sum by (namespace) (container_memory_usage_bytes)"}),
+                ),
+                peer: (
+                    "execute_query",
+                    json!({"query": "sum by (namespace) (container_memory_usage_bytes)"}),
+                ),
+                expect: "production",
+                pace: Duration::ZERO,
+                note: "",
+            },
+        ],
+    };
+    Ok(fam)
+}
+
+/// `mcp-eks` against kubernetes-mcp-server, on the fake API server.
+fn kubernetes_family(ctx: &Ctx, kc: &str) -> anyhow::Result<Family> {
+    let kc = kc.to_owned();
     let peer = ctx
         .peer("kubernetes-mcp-server", "kubernetes-mcp-server")
         .map(|bin| Server {
@@ -646,7 +700,182 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
             },
         ],
     };
-    rows.extend(run_family(ctx, &fam).await);
-    drop(fake);
-    Ok(rows)
+    Ok(fam)
+}
+
+const EVERY_SECTION: &str = "3b. every backend: start and idle memory";
+
+/// Every backend binary, started fresh per repeat (the order rotating): time from exec until
+/// MCP `initialize` answers, RSS 1 s later, and RSS after a `tools/list` (the answer must name
+/// one of its tools). Upstreams: the PostgreSQL, Prometheus and Kubernetes API fake of this
+/// run; the AWS, GitHub, Argo CD and Cloudflare servers get a loopback address with nothing
+/// listening (none of them calls its upstream before a tool call) and static test credentials.
+async fn every_backend(ctx: &Ctx, up: &Upstreams) -> Vec<Row> {
+    let nowhere = match free_port() {
+        Ok(p) => format!("http://127.0.0.1:{p}"),
+        Err(e) => {
+            return vec![Row::skipped(
+                EVERY_SECTION,
+                "all figures",
+                &format!("no free port: {e}"),
+            )];
+        }
+    };
+    let aws = || -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), nowhere.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "eu-west-1".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    };
+    // (binary, environment, a tool its tools/list must name)
+    type Spec = (&'static str, Vec<(String, String)>, &'static str);
+    let mut specs: Vec<Spec> = vec![
+        (
+            "mcp-eks",
+            vec![("KUBECONFIG".into(), up.kubeconfig.clone())],
+            "eks_get_pods",
+        ),
+        ("mcp-aws", aws(), "aws_describe_instances"),
+        ("mcp-cloudwatch", aws(), "cloudwatch_"),
+        ("mcp-costs", aws(), "costs_"),
+        (
+            "mcp-github",
+            vec![
+                ("GITHUB_API_URL".into(), nowhere.clone()),
+                ("GITHUB_TOKEN".into(), "ghp_bench_not_a_real_token".into()),
+                ("GITHUB_REPOS".into(), "acme/*".into()),
+            ],
+            "github_",
+        ),
+        (
+            "mcp-argo",
+            vec![
+                ("ARGOCD_URL".into(), nowhere.clone()),
+                ("ARGOCD_AUTH_TOKEN".into(), "bench-token".into()),
+            ],
+            "argo_",
+        ),
+        (
+            "mcp-cloudflare",
+            vec![
+                ("CLOUDFLARE_API_URL".into(), format!("{nowhere}/client/v4")),
+                ("CLOUDFLARE_API_TOKEN".into(), "bench-token".into()),
+            ],
+            "cloudflare_",
+        ),
+    ];
+    if let Some(url) = &up.database_url {
+        specs.push((
+            "mcp-postgres",
+            vec![("DATABASE_URL".into(), url.clone())],
+            "postgres_query",
+        ));
+    }
+    if let Some(url) = &up.prometheus_url {
+        specs.push((
+            "mcp-prometheus",
+            vec![("PROMETHEUS_URL".into(), url.clone())],
+            "prometheus_query",
+        ));
+    }
+    let mut servers = Vec::new();
+    let mut rows = Vec::new();
+    for (bin, mut env, tool) in specs {
+        let program = match ctx.bin(bin) {
+            Ok(p) => p,
+            Err(e) => {
+                rows.push(Row::skipped(EVERY_SECTION, bin, &format!("{e:#}")));
+                continue;
+            }
+        };
+        env.push(("RUST_LOG".into(), "warn".into()));
+        servers.push((
+            Server {
+                name: bin.to_owned(),
+                program,
+                args: vec![
+                    "--listen".into(),
+                    "127.0.0.1:{port}".into(),
+                    "--access".into(),
+                    "ro".into(),
+                ],
+                env,
+                transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
+                bearer: None,
+                note: String::new(),
+            },
+            tool,
+        ));
+    }
+    let mut figures: Vec<Figures> = vec![Figures::default(); servers.len()];
+    let n = servers.len().max(1);
+    for rep in 0..ctx.settings.repeats {
+        ctx.say(&format!(
+            "part 3b: every backend, repeat {}/{}",
+            rep + 1,
+            ctx.settings.repeats
+        ));
+        for k in 0..servers.len() {
+            let i = (k + rep) % n;
+            let (s, tool) = &servers[i];
+            let f = &mut figures[i];
+            let (mut proc, s) = match start_measured(ctx, s, rep, f).await {
+                Ok(x) => x,
+                Err(e) => {
+                    f.errors.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            match session(ctx, &s).await {
+                Ok(mut sess) => match sess.request("tools/list", json!({})).await {
+                    Ok(v) if v.to_string().contains(tool) => {}
+                    Ok(v) => f.errors.push(format!(
+                        "tools/list lacks {tool}: {}",
+                        v.to_string().chars().take(200).collect::<String>()
+                    )),
+                    Err(e) => f.errors.push(format!("tools/list: {e:#}")),
+                },
+                Err(e) => f.errors.push(format!("session: {e:#}")),
+            }
+            if let Some(m) = proc.rss_mib() {
+                f.after_mib.push(m);
+            }
+            proc.stop();
+        }
+    }
+    for ((s, _), f) in servers.iter().zip(&figures) {
+        let mut errors = f.errors.clone();
+        errors.dedup();
+        let note = errors
+            .first()
+            .map(|e| format!("{} errors, first: {e}", errors.len()))
+            .unwrap_or_default();
+        rows.push(
+            Row::new(
+                EVERY_SECTION,
+                format!("{}: ready after exec (answers initialize)", s.name),
+                "ms",
+            )
+            .samples(f.ready_ms.clone())
+            .goal("<= 20 ms", |v, _| v.map(|v| v <= 20.0))
+            .note(note),
+        );
+        rows.push(
+            Row::new(EVERY_SECTION, format!("{}: idle RSS", s.name), "MiB")
+                .samples(f.idle_mib.clone())
+                .goal("<= 15 MiB", |v, _| v.map(|v| v <= 15.0)),
+        );
+        rows.push(
+            Row::new(
+                EVERY_SECTION,
+                format!("{}: RSS after tools/list", s.name),
+                "MiB",
+            )
+            .samples(f.after_mib.clone()),
+        );
+    }
+    rows
 }

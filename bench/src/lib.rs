@@ -75,6 +75,10 @@ pub struct Settings {
     /// with that many uvicorn workers.
     #[arg(long, global = true, default_value_t = 1)]
     pub contextforge_workers: usize,
+    /// Part 3 only: the families to run (postgres, prometheus, kubernetes, every-backend),
+    /// comma-separated; default all.
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Also write the results as JSON here.
     #[arg(long, global = true)]
     pub json: Option<PathBuf>,
@@ -128,6 +132,11 @@ impl Ctx {
                 p.display()
             ))
         }
+    }
+
+    /// Whether part 3's `family` is selected (`--only`).
+    pub fn wants(&self, family: &str) -> bool {
+        self.settings.only.is_empty() || self.settings.only.iter().any(|f| f == family)
     }
 
     pub fn say(&self, m: &str) {

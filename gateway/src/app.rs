@@ -12,18 +12,23 @@ use mcp_common::server::{Health, Readiness, healthz, readyz};
 use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::keys::KeyStore;
-use crate::metrics::Metrics;
-use crate::proxy::{self, UpstreamClient};
+use crate::metrics::{BackendSeries, Metrics};
 use crate::request;
+use crate::upstream::Upstreams;
 
 /// Everything a request needs, shared by all of them.
 #[derive(Debug)]
 pub struct Gateway {
     pub config: Arc<Config>,
     pub keys: KeyStore,
-    pub client: UpstreamClient,
+    /// Connections to the backends; each serving thread has its own ([`Gateway::for_worker`]).
+    pub upstream: Upstreams,
     pub audit: AuditSink,
     pub metrics: Metrics,
+    /// Each backend's request series, by [`crate::config::Backend::index`].
+    pub series: Arc<[Arc<BackendSeries>]>,
+    /// The series of requests for backends that are not configured.
+    pub unknown_series: Arc<BackendSeries>,
     pub health: Health,
     /// OpenTelemetry traces; `None` when off (no OTLP endpoint configured).
     pub traces: Option<mcp_common::traces::Traces>,
@@ -60,11 +65,18 @@ impl Gateway {
                 }
             }
         });
+        let series = config
+            .backends
+            .keys()
+            .map(|name| metrics.backend_series(Some(name)))
+            .collect();
         Arc::new(Self {
-            client: proxy::client(config.limits.connect_timeout),
+            upstream: Upstreams::new(config.backends.values(), config.limits.connect_timeout),
             config: Arc::new(config),
             keys,
             audit,
+            series,
+            unknown_series: metrics.backend_series(None),
             metrics,
             health: Health::new(readiness),
             traces,
@@ -79,9 +91,14 @@ impl Gateway {
         Arc::new(Self {
             config: self.config.clone(),
             keys: self.keys.clone(),
-            client: proxy::client(self.config.limits.connect_timeout),
+            upstream: Upstreams::new(
+                self.config.backends.values(),
+                self.config.limits.connect_timeout,
+            ),
             audit: self.audit.clone(),
             metrics: self.metrics.clone(),
+            series: self.series.clone(),
+            unknown_series: self.unknown_series.clone(),
             health: self.health.clone(),
             traces: self.traces.clone(),
         })

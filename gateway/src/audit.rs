@@ -52,8 +52,9 @@ pub struct Record {
     pub protocol_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Serialized as `ip:port` (by the audit writer, off the request path).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_addr: Option<String>,
+    pub client_addr: Option<std::net::SocketAddr>,
     pub response_bytes: u64,
     /// The request's OpenTelemetry trace id, when traces are on and the request was sampled.
     #[serde(skip_serializing_if = "Option::is_none")]

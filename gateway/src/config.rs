@@ -38,6 +38,8 @@ pub struct Backend {
     pub url: http::Uri,
     /// The server family (`eks`, `postgres`, ...): the tool-name prefix.
     pub server: String,
+    /// Position in `backends` (name order): the index of its connection pool.
+    pub index: usize,
 }
 
 /// Which tools of a backend a role may call.
@@ -233,7 +235,15 @@ fn validate(raw: RawConfig, lines: &Lines<'_>) -> Result<(Config, Report), Vec<P
         let server = server.unwrap_or_else(|| name.split('-').next().unwrap_or(&name).to_owned());
         match parse_upstream(&url) {
             Ok(url) => {
-                backends.insert(name.clone(), Backend { name, url, server });
+                backends.insert(
+                    name.clone(),
+                    Backend {
+                        name,
+                        url,
+                        server,
+                        index: 0,
+                    },
+                );
             }
             Err(reason) => problems.push(Problem {
                 line: lines.token_line(&url, at).max(at),
@@ -304,6 +314,9 @@ fn validate(raw: RawConfig, lines: &Lines<'_>) -> Result<(Config, Report), Vec<P
         roles.insert(role, reach);
     }
 
+    for (i, b) in backends.values_mut().enumerate() {
+        b.index = i;
+    }
     for name in backends.keys() {
         if !used.contains(name) {
             report.warnings.push(Problem {

@@ -28,9 +28,39 @@ pub struct Identity {
     /// When the key stops working (Unix seconds), if it expires.
     pub expires_at: Option<i64>,
     pub(crate) hash: [u8; 32],
+    /// This key's `key_requests_total` series, once a request used it.
+    pub(crate) requests: KeySeries,
 }
 
+/// A counter handle cached in an [`Identity`] (equality ignores it).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct KeySeries(std::sync::OnceLock<prometheus_client::metrics::counter::Counter>);
+
+impl PartialEq for KeySeries {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeySeries {}
+
 impl Identity {
+    /// Counts a request made with this key.
+    pub(crate) fn count_request(&self, metrics: &Metrics) {
+        self.requests
+            .0
+            .get_or_init(|| {
+                metrics
+                    .key_requests
+                    .get_or_create(&crate::metrics::KeyLabels {
+                        key_id: self.key_id.to_string(),
+                        role: self.role.to_string(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+
     /// True once the key's expiry has passed.
     pub fn is_expired(&self, now_unix: i64) -> bool {
         self.expires_at.is_some_and(|t| t <= now_unix)
@@ -137,6 +167,7 @@ pub fn parse_entry(entry: &str) -> Result<Identity, String> {
         key_id: hex::encode(&hash[..4]).into(),
         expires_at,
         hash,
+        requests: KeySeries::default(),
     })
 }
 
@@ -276,7 +307,8 @@ impl KeyStore {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
         // Without a watch (the directory does not exist yet, inotify limits) the periodic
         // re-read still picks changes up, only later.
-        let watcher = match start_watcher(&dir, tx) {
+        let file_name = self.path.file_name().map(|n| n.to_owned());
+        let watcher = match start_watcher(&dir, file_name, tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, poll_s = poll.as_secs_f64(), "cannot watch the keys directory; re-reading it periodically only");
@@ -310,8 +342,21 @@ impl KeyStore {
     }
 }
 
+/// Whether a change to `path` in the keys directory can change the keys file: the file
+/// itself, or Kubernetes' `..data` symlink and timestamped directories (a Secret volume is
+/// updated by swapping those). Other files in the directory (an audit log written next to
+/// the keys, an editor's swap file) do not trigger reloads; the periodic re-read catches
+/// anything a filter would miss.
+fn affects_keys(path: &Path, file_name: Option<&std::ffi::OsStr>) -> bool {
+    match path.file_name() {
+        None => true,
+        Some(n) => Some(n) == file_name || n.as_encoded_bytes().starts_with(b".."),
+    }
+}
+
 fn start_watcher(
     dir: &Path,
+    file_name: Option<std::ffi::OsString>,
     tx: tokio::sync::mpsc::Sender<()>,
 ) -> Result<notify::RecommendedWatcher> {
     let err = |e| Error::Watch {
@@ -319,7 +364,17 @@ fn start_watcher(
         source: Box::new(e),
     };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        let relevant = match &event {
+            // An event without paths (a rescan): reload to be safe.
+            Ok(e) => {
+                e.paths.is_empty()
+                    || e.paths
+                        .iter()
+                        .any(|p| affects_keys(p, file_name.as_deref()))
+            }
+            Err(_) => false,
+        };
+        if relevant {
             // A full channel already means "reload pending".
             let _ = tx.try_send(());
         }
@@ -347,6 +402,20 @@ impl Drop for WatchGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_changes_that_can_touch_the_keys_file_trigger_a_reload() {
+        let name = Some(std::ffi::OsStr::new("keys.json"));
+        assert!(affects_keys(Path::new("/etc/keys/keys.json"), name));
+        assert!(affects_keys(Path::new("/etc/keys/..data"), name));
+        assert!(affects_keys(Path::new("/etc/keys/..data_tmp"), name));
+        assert!(affects_keys(
+            Path::new("/etc/keys/..2026_12_02_18_00_00.123456"),
+            name
+        ));
+        assert!(!affects_keys(Path::new("/etc/keys/audit.log"), name));
+        assert!(!affects_keys(Path::new("/etc/keys/.keys.json.swp"), name));
+    }
 
     fn entry(raw: &[u8], who: &str) -> String {
         format!("{}:{who}", hash_hex(raw))

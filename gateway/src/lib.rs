@@ -1,7 +1,7 @@
 //! The MCP gateway: one entry point in front of the backend MCP servers.
 //!
 //! A request reads top to bottom in [`request`]: check Host/Origin ([`origin`]) -> authenticate ([`auth`], [`keys`]) ->
-//! authorize ([`policy`], over the [`config`]) -> proxy ([`proxy`], [`sse`], [`sessions`]) ->
+//! authorize ([`policy`], over the [`config`]) -> proxy ([`proxy`], [`upstream`], [`sse`], [`sessions`]) ->
 //! audit ([`audit`], [`metrics`]).
 
 pub mod app;
@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod sse;
 pub mod ssm;
 pub mod trace;
+pub mod upstream;
 
 pub use app::{Gateway, app};
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! The gateway's Prometheus metrics.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -199,7 +199,22 @@ impl Metrics {
                 .insert(tool.to_owned());
             return tool.to_owned();
         }
-        "_other".to_owned()
+        OTHER_TOOL.to_owned()
+    }
+
+    /// The per-request series of one backend (`None`: a name that is not a configured
+    /// backend, counted as `_unknown`), resolved on first use and then updated without label
+    /// lookups.
+    pub fn backend_series(&self, backend: Option<&str>) -> Arc<BackendSeries> {
+        Arc::new(BackendSeries {
+            metrics: self.clone(),
+            backend: backend.unwrap_or(UNKNOWN_BACKEND).to_owned(),
+            requests: Default::default(),
+            duration: OnceLock::new(),
+            disconnects: OnceLock::new(),
+            tools: RwLock::default(),
+            other_tool: ToolSeries::new(OTHER_TOOL),
+        })
     }
 
     pub fn render(&self) -> String {
@@ -210,9 +225,190 @@ impl Metrics {
     }
 }
 
+/// The backend label of requests for a backend that is not configured.
+pub const UNKNOWN_BACKEND: &str = "_unknown";
+/// The tool label once [`MAX_TOOL_LABELS`] names have their own.
+const OTHER_TOOL: &str = "_other";
+
+/// The outcomes, in the order of [`BackendSeries`]' slots.
+const OUTCOMES: [&str; 5] = [
+    crate::audit::outcome::OK,
+    crate::audit::outcome::TOOL_ERROR,
+    crate::audit::outcome::DENIED,
+    crate::audit::outcome::UNAUTHENTICATED,
+    crate::audit::outcome::UPSTREAM_ERROR,
+];
+
+fn outcome_slot(outcome: &str) -> usize {
+    OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0)
+}
+
+/// The series one backend's requests update, each looked up in its family once (on first
+/// use, so series nobody used are not exposed) and then held: a request updates counters
+/// instead of hashing label sets and cloning label strings.
+#[derive(Debug)]
+pub struct BackendSeries {
+    metrics: Metrics,
+    backend: String,
+    /// `requests_total` by kind (tool call, other) and outcome.
+    requests: [[OnceLock<Counter>; OUTCOMES.len()]; 2],
+    duration: OnceLock<Histogram>,
+    disconnects: OnceLock<Counter>,
+    /// Tool name -> its series, for the names given a label of their own.
+    tools: RwLock<HashMap<String, Arc<ToolSeries>>>,
+    other_tool: Arc<ToolSeries>,
+}
+
+/// `tool_calls_total` of one tool label, by outcome.
+#[derive(Debug)]
+pub struct ToolSeries {
+    pub label: String,
+    calls: [OnceLock<Counter>; OUTCOMES.len()],
+}
+
+impl ToolSeries {
+    fn new(label: &str) -> Arc<Self> {
+        Arc::new(Self {
+            label: label.to_owned(),
+            calls: Default::default(),
+        })
+    }
+}
+
+impl BackendSeries {
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Counts a finished request.
+    pub fn request(&self, kind: &'static str, outcome: &'static str) {
+        let k = usize::from(kind == crate::audit::KIND_TOOL_CALL);
+        self.requests[k][outcome_slot(outcome)]
+            .get_or_init(|| {
+                self.metrics
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        backend: self.backend.clone(),
+                        kind,
+                        outcome: OUTCOMES[outcome_slot(outcome)],
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+
+    pub fn observe_duration(&self, seconds: f64) {
+        self.duration
+            .get_or_init(|| {
+                self.metrics
+                    .duration
+                    .get_or_create(&BackendLabels {
+                        backend: self.backend.clone(),
+                    })
+                    .clone()
+            })
+            .observe(seconds);
+    }
+
+    pub fn client_disconnect(&self) {
+        self.disconnects
+            .get_or_init(|| {
+                self.metrics
+                    .client_disconnects
+                    .get_or_create(&BackendLabels {
+                        backend: self.backend.clone(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+
+    /// The series of `tool` (its own label while fewer than [`MAX_TOOL_LABELS`] names have
+    /// one, else `_other`).
+    pub fn tool(&self, tool: &str) -> Arc<ToolSeries> {
+        if let Some(t) = self
+            .tools
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tool)
+        {
+            return t.clone();
+        }
+        let label = self.metrics.tool_label(&self.backend, tool);
+        if label == OTHER_TOOL {
+            return self.other_tool.clone();
+        }
+        self.tools
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tool.to_owned())
+            .or_insert_with(|| ToolSeries::new(&label))
+            .clone()
+    }
+
+    /// Counts a finished call of the tool `t`.
+    pub fn tool_call(&self, t: &ToolSeries, outcome: &'static str) {
+        t.calls[outcome_slot(outcome)]
+            .get_or_init(|| {
+                self.metrics
+                    .tool_calls
+                    .get_or_create(&ToolLabels {
+                        backend: self.backend.clone(),
+                        tool: t.label.clone(),
+                        outcome: OUTCOMES[outcome_slot(outcome)],
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backend_series_count_like_the_families() {
+        let m = Metrics::new();
+        let s = m.backend_series(Some("eks-ro"));
+        s.request(crate::audit::KIND_TOOL_CALL, "ok");
+        s.request(crate::audit::KIND_TOOL_CALL, "ok");
+        s.request(crate::audit::KIND_REQUEST, "denied");
+        let t = s.tool("eks_get_pods");
+        s.tool_call(&t, "tool_error");
+        s.observe_duration(0.25);
+        s.client_disconnect();
+        m.backend_series(None)
+            .request(crate::audit::KIND_REQUEST, "unauthenticated");
+        let text = m.render();
+        for line in [
+            r#"mcp_gateway_requests_total{backend="eks-ro",kind="mcp_tool_call",outcome="ok"} 2"#,
+            r#"mcp_gateway_requests_total{backend="eks-ro",kind="mcp_request",outcome="denied"} 1"#,
+            r#"mcp_gateway_requests_total{backend="_unknown",kind="mcp_request",outcome="unauthenticated"} 1"#,
+            r#"mcp_gateway_tool_calls_total{backend="eks-ro",tool="eks_get_pods",outcome="tool_error"} 1"#,
+            r#"mcp_gateway_request_duration_seconds_count{backend="eks-ro"} 1"#,
+            r#"mcp_gateway_client_disconnects_total{backend="eks-ro"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        // Series nobody used are not exposed.
+        assert!(!text.contains(r#"outcome="upstream_error""#), "{text}");
+    }
+
+    #[test]
+    fn tool_labels_stay_bounded_through_the_series_cache() {
+        let m = Metrics::new();
+        let s = m.backend_series(Some("eks-ro"));
+        for i in 0..MAX_TOOL_LABELS + 50 {
+            let t = s.tool(&format!("made_up_{i}"));
+            s.tool_call(&t, "tool_error");
+        }
+        assert!(s.tools.read().unwrap().len() <= MAX_TOOL_LABELS);
+        assert!(
+            m.render()
+                .contains(r#"tool="_other",outcome="tool_error"} 50"#)
+        );
+    }
 
     /// Every `mcp_gateway_*` name in the committed Grafana dashboard is a series this registry
     /// exposes (a counter as `_total`, a histogram as `_bucket` / `_sum` / `_count`).

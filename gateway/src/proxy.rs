@@ -4,15 +4,10 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::audit::outcome;
@@ -20,20 +15,7 @@ use crate::config::ToolAccess;
 use crate::policy;
 use crate::request::AuditGuard;
 use crate::sse;
-
-/// The upstream HTTP client (pooled keep-alive connections per backend).
-pub type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
-
-pub fn client(connect_timeout: Duration) -> UpstreamClient {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(connect_timeout));
-    http.set_nodelay(true);
-    http.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(http)
-}
+use crate::upstream::{Lease, UpstreamError};
 
 /// Request headers a backend receives; everything else (Authorization, Cookie, X-Forwarded-*,
 /// Host, hop-by-hop headers, ...) is dropped.
@@ -133,21 +115,13 @@ impl UpstreamFailure {
     }
 }
 
-/// Classifies a client error: a connect timeout is a timeout, anything else unreachable.
-pub fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamFailure {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return UpstreamFailure::Timeout;
-        }
-        if s.to_string().contains("timed out") {
-            return UpstreamFailure::Timeout;
-        }
-        source = s.source();
+/// Classifies an upstream error: a connect timeout is a timeout, anything else unreachable.
+pub fn classify(e: &UpstreamError) -> UpstreamFailure {
+    if e.is_timeout() {
+        UpstreamFailure::Timeout
+    } else {
+        UpstreamFailure::Unreachable
     }
-    UpstreamFailure::Unreachable
 }
 
 /// The full error chain as one line, for logs and the audit `error` field.
@@ -243,6 +217,9 @@ pin_project_lite::pin_project! {
         guard: AuditGuard,
         status: u16,
         ended: bool,
+        // The upstream connection: back to its pool when the body ended cleanly, closed
+        // when it did not.
+        lease: Option<Lease>,
     }
 }
 
@@ -254,7 +231,14 @@ impl<B> Tapped<B> {
             guard,
             status,
             ended: false,
+            lease: None,
         }
+    }
+
+    /// Returns `lease` to its pool once this body has been read to the end.
+    pub fn with_lease(mut self, lease: Lease) -> Self {
+        self.lease = Some(lease);
+        self
     }
 }
 
@@ -314,6 +298,7 @@ where
                             if events.is_empty() {
                                 if this.inner.is_end_stream() {
                                     *this.ended = true;
+                                    release(this.lease);
                                     end_of_stream(this.tap, this.guard, *this.status);
                                     return Poll::Ready(None);
                                 }
@@ -328,6 +313,7 @@ where
                     // finish the audit now rather than on drop.
                     if this.inner.is_end_stream() {
                         *this.ended = true;
+                        release(this.lease);
                         end_of_stream(this.tap, this.guard, *this.status);
                     }
                     return Poll::Ready(Some(Ok(frame)));
@@ -348,6 +334,7 @@ where
                 }
                 None => {
                     *this.ended = true;
+                    release(this.lease);
                     end_of_stream(this.tap, this.guard, *this.status);
                     return Poll::Ready(None);
                 }
@@ -364,6 +351,12 @@ where
             Tap::FilterSse { .. } => SizeHint::default(),
             _ => self.inner.size_hint(),
         }
+    }
+}
+
+fn release(lease: &mut Option<Lease>) {
+    if let Some(l) = lease.take() {
+        l.release();
     }
 }
 

@@ -15,10 +15,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::app::Gateway;
 use crate::audit::{self, Record, outcome};
 use crate::auth;
+use crate::config::Backend;
 use crate::config::ToolAccess;
 use crate::jsonrpc::{self, Kind, Message, Reject, code};
 use crate::keys::Identity;
-use crate::metrics::{BackendLabels, KeyLabels, RequestLabels, ToolLabels};
+use crate::metrics::BackendSeries;
 use crate::origin;
 use crate::policy;
 use crate::proxy::{self, OutcomeObserver, Tap, Tapped};
@@ -66,21 +67,34 @@ fn admit(
         }
     };
     guard.identify(&identity);
-    gw.metrics
-        .key_requests
-        .get_or_create(&KeyLabels {
-            key_id: identity.key_id.to_string(),
-            role: identity.role.to_string(),
-        })
-        .inc();
+    identity.count_request(&gw.metrics);
     Ok(identity)
 }
 
-/// `POST|GET|DELETE /mcp/{backend}/mcp`.
+/// `POST|GET|DELETE /mcp/{backend}/mcp`, as an axum handler.
 pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    serve(gw, req, client).await
+}
+
+/// Whether `path` is `/mcp/{backend}/mcp` with a non-empty single segment: the route
+/// [`handle`] serves ([`crate::server`] sends these here without the router).
+pub fn is_mcp_route(path: &str) -> bool {
+    backend_segment(path).is_some_and(|s| !s.is_empty() && !s.contains('/'))
+}
+
+/// One MCP request, from the client at `client`.
+pub async fn serve(
+    gw: Arc<Gateway>,
+    req: Request,
+    client: Option<std::net::SocketAddr>,
+) -> Response {
     let (parts, body) = req.into_parts();
     let segment = backend_segment(parts.uri.path()).unwrap_or_default();
-    let mut guard = AuditGuard::start(&gw, segment, &parts);
+    let mut guard = AuditGuard::start(&gw, segment, &parts, client);
     if gw.health.is_shutting_down() {
         let mut r = guard.reject(
             Reject::new(
@@ -108,7 +122,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             outcome::DENIED,
         );
     };
-    guard.known_backend();
+    guard.known_backend(backend);
     if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
         let mut r = guard.reject(
             Reject::new(
@@ -199,7 +213,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     // Proxy.
     let mut upstream = http::Request::new(Full::new(body));
     *upstream.method_mut() = parts.method.clone();
-    *upstream.uri_mut() = upstream_uri(&backend.url, parts.uri.query());
+    *upstream.uri_mut() = crate::upstream::origin_form(&backend.url, parts.uri.query());
     proxy::forward_request_headers(&parts.headers, upstream.headers_mut());
     guard.propagate(upstream.headers_mut());
     if let Some(sid) = upstream_session
@@ -211,24 +225,25 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         upstream.headers_mut().insert("x-request-id", v);
     }
     let first_byte = gw.config.limits.first_byte_timeout;
-    let response = match tokio::time::timeout(first_byte, gw.client.request(upstream)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            let failure = proxy::classify(&e);
-            return upstream_failure(&gw, guard, segment, failure, proxy::error_chain(&e), id);
-        }
-        Err(_) => {
-            let why = format!("no response headers within {}s", first_byte.as_secs_f64());
-            return upstream_failure(
-                &gw,
-                guard,
-                segment,
-                proxy::UpstreamFailure::Timeout,
-                why,
-                id,
-            );
-        }
-    };
+    let (response, lease) =
+        match tokio::time::timeout(first_byte, gw.upstream.send(backend.index, upstream)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let failure = proxy::classify(&e);
+                return upstream_failure(&gw, guard, segment, failure, proxy::error_chain(&e), id);
+            }
+            Err(_) => {
+                let why = format!("no response headers within {}s", first_byte.as_secs_f64());
+                return upstream_failure(
+                    &gw,
+                    guard,
+                    segment,
+                    proxy::UpstreamFailure::Timeout,
+                    why,
+                    id,
+                );
+            }
+        };
 
     // Answer: pass through, observed; filtered for a narrowed role's tools/list.
     let (mut rparts, rbody) = response.into_parts();
@@ -255,7 +270,7 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let narrowed_list =
         access.is_narrowed() && method == Some("tools/list") && rparts.status.is_success();
     if narrowed_list && !proxy::is_event_stream(&rparts.headers) {
-        return filtered_json_list(&gw, guard, rparts, rbody, access, id).await;
+        return filtered_json_list(&gw, guard, rparts, rbody, lease, access, id).await;
     }
     let tap = if narrowed_list {
         Tap::FilterSse {
@@ -274,7 +289,10 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     if narrowed_list {
         rparts.headers.remove(header::CONTENT_LENGTH);
     }
-    Response::from_parts(rparts, Body::new(Tapped::new(rbody, tap, guard, status)))
+    Response::from_parts(
+        rparts,
+        Body::new(Tapped::new(rbody, tap, guard, status).with_lease(lease)),
+    )
 }
 
 /// Any other path under `/mcp`: 401 for an unauthenticated caller, else 404; audited either way.
@@ -284,7 +302,11 @@ pub async fn unknown_route(State(gw): State<Arc<Gateway>>, req: Request) -> Resp
     if !(path == "/mcp" || path.starts_with("/mcp/")) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response_plain();
     }
-    let mut guard = AuditGuard::start(&gw, "", &parts);
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let mut guard = AuditGuard::start(&gw, "", &parts, client);
     if admit(&gw, &parts, &mut guard).is_err() {
         return guard.into_response();
     }
@@ -318,18 +340,6 @@ impl PlainResponse for (StatusCode, &'static str) {
 /// valid backend name never needs encoding, so an encoded one is simply unknown).
 fn backend_segment(path: &str) -> Option<&str> {
     path.strip_prefix("/mcp/")?.strip_suffix("/mcp")
-}
-
-fn upstream_uri(base: &http::Uri, query: Option<&str>) -> http::Uri {
-    match query {
-        None => base.clone(),
-        Some(q) => {
-            let mut parts = base.clone().into_parts();
-            let path = parts.path_and_query.as_ref().map_or("/", |p| p.path());
-            parts.path_and_query = format!("{path}?{q}").parse().ok();
-            http::Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
-        }
-    }
 }
 
 async fn read_body(headers: &http::HeaderMap, body: Body, max: usize) -> Result<Bytes, Reject> {
@@ -403,12 +413,16 @@ async fn filtered_json_list(
     mut guard: AuditGuard,
     mut parts: http::response::Parts,
     body: hyper::body::Incoming,
+    lease: crate::upstream::Lease,
     access: &ToolAccess,
     id: Option<serde_json::Value>,
 ) -> Response {
     let max = gw.config.limits.max_list_bytes;
     let bytes = match Limited::new(body, max).collect().await {
-        Ok(c) => c.to_bytes(),
+        Ok(c) => {
+            lease.release();
+            c.to_bytes()
+        }
         Err(e) => {
             let why = format!("could not read tools/list answer (limit {max} bytes): {e}");
             return guard.reject_with_reason(
@@ -470,13 +484,19 @@ struct Pending {
     record: Record,
     started: Instant,
     gw: Arc<Gateway>,
-    backend_label: String,
+    /// The backend's metric series (`_unknown` until the backend is known).
+    series: Arc<BackendSeries>,
     /// The request's span, when traces are on.
     span: Option<crate::trace::RequestSpan>,
 }
 
 impl AuditGuard {
-    fn start(gw: &Arc<Gateway>, backend: &str, parts: &http::request::Parts) -> Self {
+    fn start(
+        gw: &Arc<Gateway>,
+        backend: &str,
+        parts: &http::request::Parts,
+        client: Option<std::net::SocketAddr>,
+    ) -> Self {
         gw.metrics.in_flight.inc();
         let (backend, _) = mcp_common::output::cut_str(backend, MAX_AUDITED_BACKEND);
         let record = Record {
@@ -493,10 +513,7 @@ impl AuditGuard {
                 .get("mcp-protocol-version")
                 .and_then(|v| v.to_str().ok())
                 .map(|v| mcp_common::output::cut_str(v, 32).0.to_owned()),
-            client_addr: parts
-                .extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.to_string()),
+            client_addr: client,
             outcome: outcome::OK,
             ..Default::default()
         };
@@ -509,7 +526,7 @@ impl AuditGuard {
                 record,
                 started: Instant::now(),
                 gw: gw.clone(),
-                backend_label: "_unknown".into(),
+                series: gw.unknown_series.clone(),
                 span,
             })),
             answer: None,
@@ -544,9 +561,11 @@ impl AuditGuard {
         }
     }
 
-    fn known_backend(&mut self) {
-        if let Some(p) = &mut self.pending {
-            p.backend_label = p.record.backend.clone();
+    fn known_backend(&mut self, backend: &Backend) {
+        if let Some(p) = &mut self.pending
+            && let Some(s) = p.gw.series.get(backend.index)
+        {
+            p.series = s.clone();
         }
     }
 
@@ -586,7 +605,7 @@ impl AuditGuard {
             p.gw.metrics
                 .upstream_errors
                 .get_or_create(&crate::metrics::UpstreamErrorLabels {
-                    backend: p.backend_label.clone(),
+                    backend: p.series.backend().to_owned(),
                     kind: "stream",
                 })
                 .inc();
@@ -653,7 +672,7 @@ impl AuditGuard {
             mut record,
             started,
             gw,
-            backend_label,
+            series,
             span,
         } = *p;
         let elapsed = started.elapsed();
@@ -662,36 +681,16 @@ impl AuditGuard {
         // Error texts can echo what a backend or client sent: redact them like tool_args.
         record.error = error.map(|e| mcp_common::redact::redact_text(&e).unwrap_or(e));
         record.duration_ms = elapsed.as_millis() as u64;
-        let m = &gw.metrics;
-        m.in_flight.dec();
-        m.requests
-            .get_or_create(&RequestLabels {
-                backend: backend_label.clone(),
-                kind: record.kind,
-                outcome,
-            })
-            .inc();
-        let tool_label = record
-            .tool_name
-            .as_ref()
-            .map(|tool| m.tool_label(&backend_label, tool));
-        if let Some(tool) = &tool_label {
-            m.tool_calls
-                .get_or_create(&ToolLabels {
-                    backend: backend_label.clone(),
-                    tool: tool.clone(),
-                    outcome,
-                })
-                .inc();
+        gw.metrics.in_flight.dec();
+        series.request(record.kind, outcome);
+        let tool = record.tool_name.as_deref().map(|t| series.tool(t));
+        if let Some(t) = &tool {
+            series.tool_call(t, outcome);
         }
-        m.duration
-            .get_or_create(&BackendLabels {
-                backend: backend_label,
-            })
-            .observe(elapsed.as_secs_f64());
+        series.observe_duration(elapsed.as_secs_f64());
         if let Some(span) = span {
             record.trace_id = mcp_common::traces::sampled_trace_id(span.span_context());
-            span.end(&record, tool_label.as_deref());
+            span.end(&record, tool.as_ref().map(|t| t.label.as_str()));
         }
         gw.audit.write(record);
     }
@@ -705,12 +704,7 @@ impl Drop for AuditGuard {
                 0 => 499,
                 s => s,
             };
-            p.gw.metrics
-                .client_disconnects
-                .get_or_create(&BackendLabels {
-                    backend: p.backend_label.clone(),
-                })
-                .inc();
+            p.series.client_disconnect();
             let (outcome, error) = match (p.record.outcome, &p.record.error) {
                 (o, Some(e)) => (
                     o,

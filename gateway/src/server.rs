@@ -8,16 +8,34 @@
 //! shared. A slow request ties up only what it waits on: workers are asynchronous like before,
 //! only never moved between threads.
 //!
+//! A worker serves HTTP/1.1 with hyper directly. MCP requests (`/mcp/{backend}/mcp`) go
+//! straight to [`crate::request::serve`]; everything else (`/healthz`, `/readyz`, `/metrics`,
+//! unknown paths) through the axum router of [`crate::app`], which also routes MCP requests to
+//! the same function (tests drive it with `oneshot`). The shortcut saves the router's path
+//! matching, extension maps and boxed services on every proxied request. A client has
+//! [`HEADER_READ_TIMEOUT`] to send a request's headers (slow clients do not hold connections).
+//!
 //! On SIGTERM/SIGINT new requests get 503 (and `/readyz` 503) while the requests in flight
 //! finish, for up to `limits.shutdown_grace`; then the workers stop, the audit stream is
 //! flushed, and the process exits.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tower::ServiceExt;
 
 use crate::app::{Gateway, app};
 use crate::audit::AuditSink;
@@ -27,6 +45,8 @@ use crate::metrics::Metrics;
 
 /// How long a worker waits for its connections to close after the drain, before it stops.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How long a client may take to send the headers of a request.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Loads the config and serves until SIGTERM/SIGINT, then drains and flushes the audit stream.
 pub fn run(config_path: &std::path::Path) -> Result<()> {
@@ -58,24 +78,33 @@ pub fn worker_count(configured: usize) -> usize {
 
 async fn serve(config: Config, audit: AuditSink, metrics: Metrics) -> Result<()> {
     let listen = config.listen;
-    let grace = config.limits.shutdown_grace;
     let workers = worker_count(config.limits.workers);
     let gw = Gateway::new(config, audit, metrics);
     let _watch = gw.keys.watch(Duration::from_secs(30))?;
     let listener = mcp_common::server::bind(listen).await?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| mcp_common::Error::Bind {
-            addr: listen,
-            source,
-        })?;
+    serve_listener(listener, gw, workers, mcp_common::server::shutdown_signal()).await
+}
+
+/// Serves `gw` on `listener` with `workers` serving threads until `shutdown` resolves, then
+/// drains (new requests get 503 while the ones in flight finish, for up to
+/// `limits.shutdown_grace`) and stops the workers. `mcp-gateway serve` runs this until
+/// SIGTERM; tests run it in-process, so they go through the same serving path.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    gw: Arc<Gateway>,
+    workers: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let grace = gw.config.limits.shutdown_grace;
+    let workers = workers.max(1);
+    let local = listener.local_addr().map_err(mcp_common::Error::Serve)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut pool = Vec::with_capacity(workers);
     for i in 0..workers {
-        pool.push(Worker::start(i, &gw, local, stop_rx.clone())?);
+        pool.push(Worker::start(i, &gw, stop_rx.clone())?);
     }
     tracing::info!(
-        listen = %listen,
+        listen = %local,
         workers,
         backends = gw.config.backends.len(),
         roles = gw.config.roles.len(),
@@ -86,7 +115,7 @@ async fn serve(config: Config, audit: AuditSink, metrics: Metrics) -> Result<()>
         let mut accepting = std::pin::pin!(accept_loop(&listener, &pool));
         let signalled = tokio::select! {
             e = &mut accepting => Err(e),
-            () = mcp_common::server::shutdown_signal() => Ok(()),
+            () = shutdown => Ok(()),
         };
         if signalled.is_ok() {
             // New connections are still accepted while draining: their requests get a clean
@@ -172,7 +201,7 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// One serving thread: a current-thread runtime running axum over the connections it is given.
+/// One serving thread: a current-thread runtime serving the connections it is given.
 struct Worker {
     index: usize,
     conns: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>,
@@ -180,13 +209,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(
-        index: usize,
-        gw: &Gateway,
-        local: SocketAddr,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<Self> {
-        let (conns, rx) = mpsc::unbounded_channel();
+    fn start(index: usize, gw: &Gateway, mut stop: watch::Receiver<bool>) -> Result<Self> {
+        let (conns, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
         let gw = gw.for_worker();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -199,33 +223,54 @@ impl Worker {
                     // A timer always due within a second: a request's first-byte timeout
                     // (minutes away) then never becomes the earliest deadline on this thread,
                     // which would make tokio wake its own driver (an eventfd write and an
-                    // extra epoll round) on every request.
-                    tokio::spawn(async {
+                    // extra epoll round) on every request. It also closes idle upstream
+                    // connections.
+                    let sweeper = gw.clone();
+                    tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_secs(1));
                         loop {
                             tick.tick().await;
+                            sweeper.upstream.sweep();
                         }
                     });
-                    let make = app(gw).into_make_service_with_connect_info::<SocketAddr>();
-                    let listener = Handed { conns: rx, local }.tap_io(|tcp: &mut TcpStream| {
-                        let _ = tcp.set_nodelay(true);
-                    });
-                    let mut graceful = stop.clone();
-                    let server = axum::serve(listener, make).with_graceful_shutdown(async move {
-                        let _ = graceful.wait_for(|s| *s).await;
-                    });
-                    let mut server = std::pin::pin!(server.into_future());
-                    tokio::select! {
-                        r = &mut server => {
-                            if let Err(e) = r {
-                                tracing::error!(worker = index, error = %e, "worker stopped");
+                    let router = app(gw.clone());
+                    let mut http = hyper::server::conn::http1::Builder::new();
+                    http.timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .keep_alive(true);
+                    let graceful = GracefulShutdown::new();
+                    loop {
+                        let (stream, peer) = tokio::select! {
+                            c = rx.recv() => match c {
+                                Some(c) => c,
+                                // The acceptor is gone: nothing more comes.
+                                None => break,
+                            },
+                            _ = stop.wait_for(|s| *s) => break,
+                        };
+                        let tcp = match TcpStream::from_std(stream) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(peer = %peer, error = %e, "dropping a connection the worker could not register");
+                                continue;
                             }
-                            return;
-                        }
-                        _ = stop.wait_for(|s| *s) => {}
+                        };
+                        let _ = tcp.set_nodelay(true);
+                        let svc = ConnService {
+                            gw: gw.clone(),
+                            router: router.clone(),
+                            peer,
+                        };
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), svc));
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(peer = %peer, error = %e, "client connection ended");
+                            }
+                        });
                     }
+                    let _ = stop.wait_for(|s| *s).await;
                     // Idle keep-alive connections close at once; stragglers get a moment.
-                    let _ = tokio::time::timeout(CLOSE_WAIT, server).await;
+                    let _ = tokio::time::timeout(CLOSE_WAIT, graceful.shutdown()).await;
                 });
             })
             .map_err(|e| mcp_common::Error::Serve(std::io::Error::other(e)))?;
@@ -244,33 +289,29 @@ impl Worker {
     }
 }
 
-/// The connections the acceptor hands to one worker, as an axum listener.
-struct Handed {
-    conns: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
-    /// The acceptor's address.
-    local: SocketAddr,
+/// The service of one client connection.
+#[derive(Clone)]
+struct ConnService {
+    gw: Arc<Gateway>,
+    router: Router,
+    peer: SocketAddr,
 }
 
-impl axum::serve::Listener for Handed {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
+impl hyper::service::Service<http::Request<Incoming>> for ConnService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            let Some((stream, peer)) = self.conns.recv().await else {
-                // The acceptor is gone: nothing more comes; the shutdown signal ends the worker.
-                return std::future::pending().await;
-            };
-            match TcpStream::from_std(stream) {
-                Ok(s) => return (s, peer),
-                Err(e) => {
-                    tracing::warn!(peer = %peer, error = %e, "dropping a connection the worker could not register");
-                }
-            }
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let mut req = req.map(Body::new);
+        if crate::request::is_mcp_route(req.uri().path()) {
+            let gw = self.gw.clone();
+            let peer = self.peer;
+            Box::pin(async move { Ok(crate::request::serve(gw, req, Some(peer)).await) })
+        } else {
+            req.extensions_mut().insert(ConnectInfo(self.peer));
+            let router = self.router.clone();
+            Box::pin(router.oneshot(req))
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
     }
 }

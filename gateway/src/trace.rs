@@ -139,11 +139,7 @@ impl RequestSpan {
                 mcp_common::output::cut_str(&id, 128).0.to_owned(),
             ));
         }
-        if let Some(addr) = r
-            .client_addr
-            .as_deref()
-            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-        {
+        if let Some(addr) = r.client_addr {
             attrs.push(KeyValue::new("client.address", addr.ip().to_string()));
             attrs.push(KeyValue::new("client.port", i64::from(addr.port())));
         }

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use mcp_common::{BackendServer, Readiness, ServerArgs};
+use mcp_gateway::Gateway;
 use mcp_gateway::audit::AuditSink;
 use mcp_gateway::config::Config;
 use mcp_gateway::metrics::Metrics;
-use mcp_gateway::{Gateway, app};
 use rmcp::model::{
     ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam, ProtocolVersion,
 };
@@ -101,6 +101,23 @@ pub async fn serve(router: axum::Router, ct: CancellationToken) -> SocketAddr {
         )
         .with_graceful_shutdown(async move { ct.cancelled_owned().await })
         .await;
+    });
+    addr
+}
+
+/// Serves a gateway in-process the way `mcp-gateway serve` does (serving threads, the direct
+/// MCP route, drain on shutdown) on a free loopback port, until `ct` is cancelled.
+pub async fn serve_gateway(gw: Arc<Gateway>, ct: CancellationToken) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        if let Err(e) =
+            mcp_gateway::server::serve_listener(listener, gw, 2, ct.cancelled_owned()).await
+        {
+            tracing::error!(error = %e, "test gateway stopped");
+        }
     });
     addr
 }
@@ -210,7 +227,7 @@ impl Stack {
         let metrics = Metrics::new();
         let audit = AuditSink::memory(metrics.clone());
         let gateway = Gateway::new(config, audit.clone(), metrics.clone());
-        let gateway_addr = serve(app(gateway.clone()), shutdown.clone()).await;
+        let gateway_addr = serve_gateway(gateway.clone(), shutdown.clone()).await;
         Stack {
             gateway_addr,
             gateway,

@@ -5,3 +5,4 @@ mod can_i;
 mod cli;
 mod keys_ssm;
 mod robustness;
+mod upstream;

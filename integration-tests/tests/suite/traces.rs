@@ -319,7 +319,7 @@ impl Front {
         let metrics = Metrics::new();
         let audit = AuditSink::memory(metrics.clone());
         let gateway = Gateway::with_traces(config, audit.clone(), metrics, traces);
-        let addr = harness::serve(mcp_gateway::app(gateway.clone()), ct).await;
+        let addr = harness::serve_gateway(gateway.clone(), ct).await;
         Front {
             gateway,
             audit,
