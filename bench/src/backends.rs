@@ -55,6 +55,9 @@ struct ToolPair {
     /// Pause between calls (a peer's client-side rate limiter would otherwise be measured).
     pace: Duration,
     note: &'static str,
+    /// The upstream request behind the tool (GET URL, bearer token), timed alone with the same
+    /// pacing: the share of both servers' latency that is the upstream's own.
+    upstream: Option<(String, Option<String>)>,
 }
 
 #[derive(Debug)]
@@ -196,10 +199,44 @@ async fn call_series(
     median(&lat).context("no calls")
 }
 
+/// Median latency of `--calls` GETs of `url` (after three warm-ups), `pace` apart, on one
+/// keep-alive connection of the benchmark's HTTP client.
+async fn upstream_series(
+    ctx: &Ctx,
+    url: &str,
+    bearer: Option<&str>,
+    pace: Duration,
+) -> anyhow::Result<f64> {
+    let get = || {
+        let mut r = ctx.http.get(url);
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        async move {
+            let resp = r.send().await?.error_for_status()?;
+            resp.bytes().await?;
+            anyhow::Ok(())
+        }
+    };
+    for _ in 0..3 {
+        get().await?;
+        tokio::time::sleep(pace).await;
+    }
+    let mut lat = Vec::with_capacity(ctx.settings.calls);
+    for _ in 0..ctx.settings.calls.max(1) {
+        let t = Instant::now();
+        get().await.with_context(|| format!("GET {url}"))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(pace).await;
+    }
+    median(&lat).context("no calls")
+}
+
 async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
     let st = &ctx.settings;
     let mut ours = Figures::default();
     let mut peer = Figures::default();
+    let mut floor: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let peer_server = fam.peer.as_ref().ok();
     for rep in 0..st.repeats {
         ctx.say(&format!(
@@ -230,6 +267,14 @@ async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
                 match call_series(ctx, s, tool, args, t.expect, t.pace).await {
                     Ok(ms) => f.tools.entry(t.label).or_default().push(ms),
                     Err(e) => f.errors.push(format!("{tool}: {e:#}")),
+                }
+            }
+        }
+        for t in &fam.tools {
+            if let Some((url, bearer)) = &t.upstream {
+                match upstream_series(ctx, url, bearer.as_deref(), t.pace).await {
+                    Ok(ms) => floor.entry(t.label).or_default().push(ms),
+                    Err(e) => ours.errors.push(format!("upstream alone: {e:#}")),
                 }
             }
         }
@@ -298,6 +343,17 @@ async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
             row = row.goal("ratio <= 0.25x", |_, r| r.map(|r| r <= 0.25));
         }
         rows.push(row);
+        if let Some(u) = floor.get(t.label) {
+            rows.push(
+                Row::new(
+                    SECTION,
+                    format!("{}: {}, the upstream alone", fam.name, t.label),
+                    "ms",
+                )
+                .samples(u.clone())
+                .note("the same request straight to the upstream, same pacing: part of both servers' figures"),
+            );
+        }
     }
     rows.push(paired(
         format!("{ours_name}: RSS after the calls"),
@@ -454,10 +510,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
             )),
         }
     }
-    // Kubernetes: the fake API server, in this process.
-    let fake = mcp_eks::fake::FakeApiServer::start().await?;
+    // Kubernetes: the fake API server, in a process of its own (this binary's `fake-kube`), as
+    // an API server is: its serving never shares threads with the client that measures.
     let kubeconfig = ctx.dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, fake.kubeconfig(mcp_eks::fake::VIEWER_TOKEN))?;
+    let fake = start_fake_kube(ctx, &kubeconfig).await?;
     up.kubeconfig = kubeconfig.display().to_string();
 
     if ctx.wants("postgres")
@@ -483,6 +539,51 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         }
     }
     Ok(rows)
+}
+
+/// Starts `mcp-bench fake-kube` and waits until its kubeconfig appears (it is written once the
+/// fake accepts connections).
+async fn start_fake_kube(ctx: &Ctx, kubeconfig: &Path) -> anyhow::Result<Proc> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("fake-kube").arg("--kubeconfig").arg(kubeconfig);
+    let mut fake = Proc::spawn(
+        "Kubernetes API fake",
+        &mut cmd,
+        &ctx.dir.path().join("fake-kube.log"),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kubeconfig.exists() {
+        fake.check_alive()?;
+        if Instant::now() > deadline {
+            bail!("the Kubernetes API fake did not start within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(fake)
+}
+
+/// One of our backends on `{port}`, with its upstream setting and warnings-only logs.
+fn our_server(
+    ctx: &Ctx,
+    bin: &str,
+    extra_args: &[&str],
+    (key, value): (&str, &str),
+) -> anyhow::Result<Server> {
+    let mut args = vec!["--listen".to_owned(), "127.0.0.1:{port}".to_owned()];
+    args.extend(extra_args.iter().map(|a| (*a).to_owned()));
+    Ok(Server {
+        name: bin.into(),
+        program: ctx.bin(bin)?,
+        args,
+        env: vec![
+            (key.into(), value.into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ],
+        transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
+        bearer: None,
+        note: String::new(),
+    })
 }
 
 /// `mcp-postgres` against postgres-mcp.
@@ -514,23 +615,12 @@ fn postgres_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
     });
     let fam = Family {
         name: "postgres",
-        ours: Server {
-            name: "mcp-postgres".into(),
-            program: ctx.bin("mcp-postgres")?,
-            args: vec![
-                "--listen".into(),
-                "127.0.0.1:{port}".into(),
-                "--access".into(),
-                "ro".into(),
-            ],
-            env: vec![
-                ("DATABASE_URL".into(), url.clone()),
-                ("RUST_LOG".into(), "warn".into()),
-            ],
-            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-            bearer: None,
-            note: String::new(),
-        },
+        ours: our_server(
+            ctx,
+            "mcp-postgres",
+            &["--access", "ro"],
+            ("DATABASE_URL", &url),
+        )?,
         peer,
         tools: vec![
             ToolPair {
@@ -546,6 +636,7 @@ fn postgres_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
                 expect: "apac",
                 pace: Duration::ZERO,
                 note: "",
+                upstream: None,
             },
             ToolPair {
                 label: "diagnostics / top queries",
@@ -557,6 +648,7 @@ fn postgres_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
                 expect: "bench_orders",
                 pace: Duration::ZERO,
                 note: "ours also reports connections, blocking, long transactions, cache hit ratio, size and replication in the same call",
+                upstream: None,
             },
         ],
     };
@@ -589,18 +681,7 @@ fn prometheus_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
         });
     let fam = Family {
         name: "prometheus",
-        ours: Server {
-            name: "mcp-prometheus".into(),
-            program: ctx.bin("mcp-prometheus")?,
-            args: vec!["--listen".into(), "127.0.0.1:{port}".into()],
-            env: vec![
-                ("PROMETHEUS_URL".into(), url.clone()),
-                ("RUST_LOG".into(), "warn".into()),
-            ],
-            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-            bearer: None,
-            note: String::new(),
-        },
+        ours: our_server(ctx, "mcp-prometheus", &[], ("PROMETHEUS_URL", &url))?,
         peer,
         tools: vec![
             ToolPair {
@@ -610,6 +691,7 @@ fn prometheus_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
                 expect: "payment-exporter",
                 pace: Duration::ZERO,
                 note: "",
+                upstream: Some((format!("{url}/api/v1/query?query=up"), None)),
             },
             ToolPair {
                 label: "instant query sum by namespace",
@@ -624,6 +706,12 @@ fn prometheus_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
                 expect: "production",
                 pace: Duration::ZERO,
                 note: "",
+                upstream: Some((
+                    format!(
+                        "{url}/api/v1/query?query=sum%20by%20(namespace)%20(container_memory_usage_bytes)"
+                    ),
+                    None,
+                )),
             },
         ],
     };
@@ -633,6 +721,14 @@ fn prometheus_family(ctx: &Ctx, url: &str) -> anyhow::Result<Family> {
 /// `mcp-eks` against kubernetes-mcp-server, on the fake API server.
 fn kubernetes_family(ctx: &Ctx, kc: &str) -> anyhow::Result<Family> {
     let kc = kc.to_owned();
+    let api = std::fs::read_to_string(&kc)?
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("server:")
+                .map(|u| u.trim().to_owned())
+        })
+        .context("the fake's kubeconfig names no server")?;
     let peer = ctx
         .peer("kubernetes-mcp-server", "kubernetes-mcp-server")
         .map(|bin| Server {
@@ -668,18 +764,7 @@ fn kubernetes_family(ctx: &Ctx, kc: &str) -> anyhow::Result<Family> {
     let paced = Duration::from_millis(210);
     let fam = Family {
         name: "kubernetes",
-        ours: Server {
-            name: "mcp-eks".into(),
-            program: ctx.bin("mcp-eks")?,
-            args: vec!["--listen".into(), "127.0.0.1:{port}".into()],
-            env: vec![
-                ("KUBECONFIG".into(), kc.clone()),
-                ("RUST_LOG".into(), "warn".into()),
-            ],
-            transport: Transport::Http("http://127.0.0.1:{port}/mcp".into()),
-            bearer: None,
-            note: String::new(),
-        },
+        ours: our_server(ctx, "mcp-eks", &[], ("KUBECONFIG", &kc))?,
         peer,
         tools: vec![
             ToolPair {
@@ -689,6 +774,10 @@ fn kubernetes_family(ctx: &Ctx, kc: &str) -> anyhow::Result<Family> {
                 expect: "payment-service",
                 pace: paced,
                 note: "calls paced 210 ms apart (client-go's limiter)",
+                upstream: Some((
+                    format!("{api}/api/v1/namespaces/production/pods"),
+                    Some(mcp_eks::fake::VIEWER_TOKEN.into()),
+                )),
             },
             ToolPair {
                 label: "events of a namespace",
@@ -697,6 +786,10 @@ fn kubernetes_family(ctx: &Ctx, kc: &str) -> anyhow::Result<Family> {
                 expect: "payment-service",
                 pace: paced,
                 note: "calls paced 210 ms apart (client-go's limiter)",
+                upstream: Some((
+                    format!("{api}/api/v1/namespaces/production/events"),
+                    Some(mcp_eks::fake::VIEWER_TOKEN.into()),
+                )),
             },
         ],
     };

@@ -33,6 +33,9 @@ pub async fn start_backend(ctx: &Ctx, name: &str) -> anyhow::Result<Backend> {
     let mut cmd = Command::new(ctx.bin("mcp-example")?);
     cmd.args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--access", "ro", "--env", "bench", "--allowed-host", "*"])
+        // One thread per CPU, not the backends' default of one: the direct baseline is the
+        // backend's best throughput on this machine, so the gateway's share of it is not flattered.
+        .args(["--threads", "0"])
         .env("RUST_LOG", "warn");
     let mut proc = Proc::spawn(name, &mut cmd, &ctx.dir.path().join(format!("{name}.log")))?;
     let url = format!("http://127.0.0.1:{port}/mcp");

@@ -32,7 +32,7 @@ pub struct Cli {
     pub part: Part,
 }
 
-#[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
 pub enum Part {
     /// Part 1: added latency and throughput: direct, mcp-gateway, nginx, ContextForge.
     Gateway,
@@ -42,6 +42,13 @@ pub enum Part {
     Backends,
     /// All three parts.
     All,
+    /// For profiling a backend by hand: serve the Kubernetes API fake of part 3 on loopback,
+    /// write a kubeconfig for it (viewer token) to `--kubeconfig`, and wait for Ctrl-C.
+    #[command(hide = true)]
+    FakeKube {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -180,6 +187,15 @@ pub fn loadavg() -> String {
 
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Part::FakeKube { kubeconfig } = &cli.part {
+        return match fake_kube(kubeconfig) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mcp-bench fake-kube: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -194,6 +210,28 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The Kubernetes API fake of part 3 as a process of its own, as an API server is (part 3
+/// starts it so; by hand for profiling): one thread, serving until SIGTERM or Ctrl-C. The
+/// kubeconfig (viewer token) appears at `kubeconfig` once it accepts connections.
+fn fake_kube(kubeconfig: &std::path::Path) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let fake = mcp_eks::fake::FakeApiServer::start().await?;
+        let partial = kubeconfig.with_extension("partial");
+        std::fs::write(&partial, fake.kubeconfig(mcp_eks::fake::VIEWER_TOKEN))?;
+        std::fs::rename(&partial, kubeconfig)?;
+        eprintln!(
+            "Kubernetes API fake serving at {}; kubeconfig in {}",
+            fake.url(),
+            kubeconfig.display()
+        );
+        tokio::signal::ctrl_c().await?;
+        Ok(())
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -234,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Part::Gateway => gateway::run(&ctx).await,
             Part::Memory => memory::run(&ctx).await,
             Part::Backends => backends::run(&ctx).await,
-            Part::All => Ok(Vec::new()),
+            Part::All | Part::FakeKube { .. } => Ok(Vec::new()),
         };
         match result {
             Ok(mut r) => rows.append(&mut r),
@@ -290,6 +328,6 @@ pub fn part_name(p: Part) -> &'static str {
         Part::Gateway => "1. gateway overhead",
         Part::Memory => "2. gateway memory",
         Part::Backends => "3. backends vs peers",
-        Part::All => "all",
+        Part::All | Part::FakeKube { .. } => "all",
     }
 }

@@ -64,6 +64,14 @@ pub struct ServerArgs {
     /// How long in-flight calls may run after SIGTERM before the process exits.
     #[arg(long, env = "MCP_SHUTDOWN_GRACE", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Threads that serve requests. 1 (the default): one thread, on which calls interleave at
+    /// every wait on the upstream; that is all I/O-bound tools need, and it answers fastest
+    /// and uses the least memory (no hand-offs between threads). More lets tools that parse
+    /// large answers (big clusters, long query results) use more CPUs at once; 0: one per CPU
+    /// the process may use.
+    #[arg(long, env = "MCP_THREADS", default_value_t = 1)]
+    pub threads: usize,
 }
 
 impl ServerArgs {

@@ -75,6 +75,26 @@ pub fn tail_lines(s: &str, n: usize) -> (Vec<&str>, bool) {
     (lines[lines.len() - n..].to_vec(), true)
 }
 
+/// The length of `value` serialized as compact JSON, counted without building the bytes
+/// (`usize::MAX` when it does not serialize).
+pub fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 /// Keeps the first items that fit both `max_items` and, serialized as a JSON array, `max_bytes`.
 /// An item that alone exceeds the byte cap is not included: the caller sees `truncated` and can
 /// narrow the request.
@@ -89,9 +109,7 @@ pub fn fit_items<T: Serialize>(items: Vec<T>, max_items: usize, max_bytes: usize
             truncated = true;
             break;
         }
-        let size = serde_json::to_vec(&item)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = json_len(&item);
         let extra = size.saturating_add(usize::from(!kept.is_empty()));
         if used.saturating_add(extra) > max_bytes {
             truncated = true;
@@ -253,6 +271,16 @@ mod tests {
         let (tail, cut) = cut_str_tail("line one\nline two\nline three", 14);
         assert_eq!(tail, "line three");
         assert!(cut);
+    }
+
+    #[test]
+    fn json_len_is_the_serialized_length() {
+        let v = serde_json::json!({"a": [1, "two", null], "é": "line\nbreak \u{1F600}"});
+        assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
+        assert_eq!(json_len(&0u8), 1);
+        let mut unserializable = std::collections::HashMap::new();
+        unserializable.insert(vec![1u8], 1);
+        assert_eq!(json_len(&unserializable), usize::MAX);
     }
 
     #[test]

@@ -104,15 +104,47 @@ static SENSITIVE_WORDS_IN_NAME: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// Every literal that some credential shape of [`redact_text`] starts with or contains
-/// (`:` and `=` cover URLs and `name=value` / `name: value` pairs). A string holding none of
-/// them has nothing to redact: one scan instead of a search per rule, and no copy.
+/// (`:` and `=` cover `name=value` / `name: value` pairs, `://` URLs). A string holding none of
+/// them has nothing to redact: one scan instead of a search per rule, and no copy. The scan
+/// also tells which literals occur ([`Triggers`]), so only the rules that can match run.
 static TEXT_TRIGGERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    let mut triggers = vec![":", "=", "-----BEGIN "];
+    let mut triggers = vec![":", "=", "://", "-----BEGIN "];
     triggers.extend(AUTH_SCHEMES);
     triggers.extend(AWS_KEY_ID_PREFIXES);
     triggers.extend(TOKEN_PREFIXES);
     AhoCorasick::new(triggers).expect("constant patterns build an automaton")
 });
+
+/// Which of [`TEXT_TRIGGERS`] occur in a string: bit `i` for pattern `i`.
+#[derive(Debug, Clone, Copy)]
+struct Triggers(u64);
+
+impl Triggers {
+    const PAIR_COLON: usize = 0;
+    const PAIR_EQUALS: usize = 1;
+    const URL: usize = 2;
+    const PEM: usize = 3;
+    const AUTH: usize = 4;
+    const AWS: usize = Self::AUTH + AUTH_SCHEMES.len();
+    const TOKEN: usize = Self::AWS + AWS_KEY_ID_PREFIXES.len();
+
+    fn of(s: &str) -> Self {
+        let mut bits = 0u64;
+        for m in TEXT_TRIGGERS.find_overlapping_iter(s) {
+            bits |= 1 << m.pattern().as_usize();
+        }
+        Self(bits)
+    }
+
+    fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    /// Whether any of the `n` patterns from `first` occurs.
+    fn any(self, first: usize, n: usize) -> bool {
+        self.0 & (((1u64 << n) - 1) << first) != 0
+    }
+}
 
 /// Authorization schemes whose credential follows them in free text.
 const AUTH_SCHEMES: [&str; 4] = ["Bearer ", "bearer ", "Basic ", "basic "];
@@ -189,21 +221,36 @@ pub fn redact_json(value: &mut Value) -> usize {
 /// Redacts credential shapes inside free text. Returns `None` when nothing was found, so the
 /// common case allocates nothing.
 pub fn redact_text(s: &str) -> Option<String> {
-    if !TEXT_TRIGGERS.is_match(s) {
+    let found = Triggers::of(s);
+    if found.0 == 0 {
         return None;
     }
     let mut out = s.to_owned();
     let mut changed = false;
     // One rule's replacement can complete another's pattern (a key id followed by a token):
-    // repeat until nothing changes, so redacting twice changes nothing.
+    // repeat until nothing changes, so redacting twice changes nothing. A replacement never
+    // brings in a trigger the input did not hold (`[REDACTED]` contains none, and none spans
+    // its brackets), so the rules the first scan ruled out stay ruled out.
     for _ in 0..8 {
         let mut pass = false;
-        pass |= redact_pem(&mut out);
-        pass |= redact_url_userinfo(&mut out);
-        pass |= redact_bearer(&mut out);
-        pass |= redact_pairs(&mut out);
-        pass |= redact_aws_key_ids(&mut out);
-        pass |= redact_token_prefixes(&mut out);
+        if found.has(Triggers::PEM) {
+            pass |= redact_pem(&mut out);
+        }
+        if found.has(Triggers::URL) {
+            pass |= redact_url_userinfo(&mut out);
+        }
+        if found.any(Triggers::AUTH, AUTH_SCHEMES.len()) {
+            pass |= redact_bearer(&mut out, found);
+        }
+        if found.has(Triggers::PAIR_COLON) || found.has(Triggers::PAIR_EQUALS) {
+            pass |= redact_pairs(&mut out);
+        }
+        if found.any(Triggers::AWS, AWS_KEY_ID_PREFIXES.len()) {
+            pass |= redact_aws_key_ids(&mut out, found);
+        }
+        if found.any(Triggers::TOKEN, TOKEN_PREFIXES.len()) {
+            pass |= redact_token_prefixes(&mut out, found);
+        }
         if !pass {
             break;
         }
@@ -303,9 +350,12 @@ fn redact_pairs(s: &mut String) -> bool {
 }
 
 /// `Bearer <token>` and `Basic <b64>`.
-fn redact_bearer(s: &mut String) -> bool {
+fn redact_bearer(s: &mut String, found: Triggers) -> bool {
     let mut changed = false;
-    for scheme in AUTH_SCHEMES {
+    for (i, scheme) in AUTH_SCHEMES.iter().enumerate() {
+        if !found.has(Triggers::AUTH + i) {
+            continue;
+        }
         let mut from = 0;
         while let Some(pos) = s[from..].find(scheme) {
             let start = from + pos + scheme.len();
@@ -325,9 +375,12 @@ fn redact_bearer(s: &mut String) -> bool {
 }
 
 /// AWS access key ids (`AKIA`/`ASIA` + 16 upper-case alphanumerics).
-fn redact_aws_key_ids(s: &mut String) -> bool {
+fn redact_aws_key_ids(s: &mut String, found: Triggers) -> bool {
     let mut changed = false;
-    for prefix in AWS_KEY_ID_PREFIXES {
+    for (i, prefix) in AWS_KEY_ID_PREFIXES.iter().enumerate() {
+        if !found.has(Triggers::AWS + i) {
+            continue;
+        }
         let mut from = 0;
         while let Some(pos) = s[from..].find(prefix) {
             let start = from + pos;
@@ -351,9 +404,12 @@ fn redact_aws_key_ids(s: &mut String) -> bool {
 }
 
 /// Tokens recognizable by their prefix ([`TOKEN_PREFIXES`]).
-fn redact_token_prefixes(s: &mut String) -> bool {
+fn redact_token_prefixes(s: &mut String, found: Triggers) -> bool {
     let mut changed = false;
-    for prefix in TOKEN_PREFIXES {
+    for (i, prefix) in TOKEN_PREFIXES.iter().enumerate() {
+        if !found.has(Triggers::TOKEN + i) {
+            continue;
+        }
         let mut from = 0;
         while let Some(pos) = s[from..].find(prefix) {
             let start = from + pos;

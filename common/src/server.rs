@@ -27,6 +27,41 @@ use crate::tool::ToolContext;
 
 type ReadyFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
+/// Everything a backend binary's `main` does after parsing its arguments: telemetry, the
+/// runtime (`threads` as in [`ServerArgs::threads`]: 1 a single-threaded runtime, 0 one worker
+/// per CPU), and the exit code (1 with `<name>: <error>` on stderr when `run` fails).
+pub fn main<F, E>(name: &str, threads: usize, run: F) -> std::process::ExitCode
+where
+    F: Future<Output = std::result::Result<(), E>>,
+    E: std::fmt::Display,
+{
+    crate::telemetry::init();
+    let runtime = match threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Runtime::new(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A backend's readiness check: can it reach its upstream? `/readyz` runs it (with a timeout)
 /// on every probe.
 #[derive(Clone)]

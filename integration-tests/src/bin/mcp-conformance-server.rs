@@ -28,15 +28,7 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    mcp_common::telemetry::init();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match rt.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-conformance-server: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    mcp_common::server::main("mcp-conformance-server", 0, run(args))
 }
 
 async fn run(args: Args) -> std::io::Result<()> {

@@ -3,13 +3,9 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = mcp_cloudflare::Args::parse();
-    mcp_common::telemetry::init();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match rt.block_on(mcp_cloudflare::run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-cloudflare: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    mcp_common::server::main(
+        "mcp-cloudflare",
+        args.server.threads,
+        mcp_cloudflare::run(args),
+    )
 }

@@ -3,13 +3,9 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = mcp_cloudwatch::Args::parse();
-    mcp_common::telemetry::init();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match rt.block_on(mcp_cloudwatch::run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-cloudwatch: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    mcp_common::server::main(
+        "mcp-cloudwatch",
+        args.server.threads,
+        mcp_cloudwatch::run(args),
+    )
 }

@@ -4,13 +4,5 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = mcp_costs::Args::parse();
-    mcp_common::telemetry::init();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match rt.block_on(mcp_costs::run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-costs: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    mcp_common::server::main("mcp-costs", args.server.threads, mcp_costs::run(args))
 }

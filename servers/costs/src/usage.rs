@@ -300,7 +300,7 @@ pub async fn get_cost_and_usage(
         notes,
     };
     // The rows respect the cap; what goes around them is dropped if need be.
-    let size = |r: &CostAndUsage| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = mcp_common::output::json_len::<CostAndUsage>;
     if size(&result) > max_bytes && !result.key_attributes.is_empty() {
         result.key_attributes.clear();
         result.notes.push(

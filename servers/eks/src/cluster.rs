@@ -84,6 +84,7 @@ impl Cluster {
         })?;
         config.read_timeout = Some(args.kube_timeout);
         config.connect_timeout = Some(Duration::from_secs(5));
+        skip_os_roots_for_plain_http(&mut config);
         let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self::from_client(client))
     }
@@ -170,6 +171,22 @@ impl EksSource {
         let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         *cached = Some((client.clone(), t));
         Ok(client)
+    }
+}
+
+/// A plain-HTTP API URL (`kubectl proxy`, a local fake) never negotiates TLS, yet kube builds
+/// its TLS client anyway, and without a CA in the kubeconfig that means the OS trust store: every
+/// system root read and parsed at start (about 19M instructions, and the heap they stay in). An
+/// empty trust store is built instead. It would refuse any TLS peer, so it fails closed; a
+/// proxy reached over HTTPS keeps the OS roots, since its TLS uses the same config.
+fn skip_os_roots_for_plain_http(config: &mut Config) {
+    let plain = config.cluster_url.scheme() == Some(&http::uri::Scheme::HTTP);
+    let tls_proxy = config
+        .proxy_url
+        .as_ref()
+        .is_some_and(|p| p.scheme() == Some(&http::uri::Scheme::HTTPS));
+    if plain && !tls_proxy && config.root_cert.is_none() {
+        config.root_cert = Some(Vec::new());
     }
 }
 
@@ -260,4 +277,33 @@ pub async fn describe_cluster(
         .decode(ca_b64)
         .map_err(|e| Error::Eks(format!("cluster CA is not base64: {e}")))?;
     Ok((endpoint, String::from_utf8_lossy(&ca).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_http_gets_an_empty_trust_store_and_https_keeps_the_os_one() {
+        let mut plain = Config::new("http://127.0.0.1:8001".parse().unwrap());
+        skip_os_roots_for_plain_http(&mut plain);
+        assert_eq!(plain.root_cert, Some(Vec::new()));
+        // The client still builds (TLS config from the empty store) and talks plain HTTP.
+        Client::try_from(plain).unwrap();
+
+        let mut tls = Config::new("https://10.0.0.1:443".parse().unwrap());
+        skip_os_roots_for_plain_http(&mut tls);
+        assert_eq!(tls.root_cert, None);
+
+        let mut via_tls_proxy = Config::new("http://10.0.0.1:8080".parse().unwrap());
+        via_tls_proxy.proxy_url = Some("https://proxy.internal:3128".parse().unwrap());
+        skip_os_roots_for_plain_http(&mut via_tls_proxy);
+        assert_eq!(via_tls_proxy.root_cert, None);
+
+        let ca = vec![vec![1u8, 2, 3]];
+        let mut with_ca = Config::new("http://127.0.0.1:8001".parse().unwrap());
+        with_ca.root_cert = Some(ca.clone());
+        skip_os_roots_for_plain_http(&mut with_ca);
+        assert_eq!(with_ca.root_cert, Some(ca));
+    }
 }
