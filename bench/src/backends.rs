@@ -79,6 +79,17 @@ struct Figures {
     errors: Vec<String>,
 }
 
+impl Figures {
+    /// `N errors, first: ...` (repeats of the same error counted once), or empty.
+    fn error_note(&self) -> String {
+        let mut e = self.errors.clone();
+        e.dedup();
+        e.first()
+            .map(|first| format!("{} errors, first: {first}", e.len()))
+            .unwrap_or_default()
+    }
+}
+
 async fn wait_ready(ctx: &Ctx, s: &Server, proc: &mut Proc) -> anyhow::Result<Instant> {
     let deadline = Instant::now() + Duration::from_secs(60);
     match &s.transport {
@@ -288,15 +299,6 @@ async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
     }
 
     let mut rows = Vec::new();
-    let fam_note = |f: &Figures| -> String {
-        let mut e = f.errors.clone();
-        e.dedup();
-        if e.is_empty() {
-            String::new()
-        } else {
-            format!("{} errors, first: {}", e.len(), e[0])
-        }
-    };
     let peer_name = peer_server.map(|p| p.name.clone());
     let ours_name = &fam.ours.name;
     let paired = |figure: String, unit: &'static str, a: &[f64], b: &[f64]| -> Row {
@@ -314,7 +316,7 @@ async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
             &peer.ready_ms,
         )
         .goal("<= 20 ms", |v, _| v.map(|v| v <= 20.0))
-        .note(fam_note(&ours))
+        .note(ours.error_note())
         .note(&fam.ours.note),
     );
     rows.push(
@@ -370,7 +372,7 @@ async fn run_family(ctx: &Ctx, fam: &Family) -> Vec<Row> {
                     "ready after exec; idle RSS {:.1} MiB",
                     median(&peer.idle_mib).unwrap_or(f64::NAN)
                 ))
-                .note(fam_note(&peer))
+                .note(peer.error_note())
                 .note(&p.note);
             r.figure = format!("{}: ready after exec", p.name);
             rows.push(r);
@@ -940,12 +942,7 @@ async fn every_backend(ctx: &Ctx, up: &Upstreams) -> Vec<Row> {
         }
     }
     for ((s, _), f) in servers.iter().zip(&figures) {
-        let mut errors = f.errors.clone();
-        errors.dedup();
-        let note = errors
-            .first()
-            .map(|e| format!("{} errors, first: {e}", errors.len()))
-            .unwrap_or_default();
+        let note = f.error_note();
         rows.push(
             Row::new(
                 EVERY_SECTION,

@@ -146,6 +146,9 @@ impl Triggers {
     }
 }
 
+// Every pattern of TEXT_TRIGGERS has a bit.
+const _: () = assert!(Triggers::TOKEN + TOKEN_PREFIXES.len() <= 64);
+
 /// Authorization schemes whose credential follows them in free text.
 const AUTH_SCHEMES: [&str; 4] = ["Bearer ", "bearer ", "Basic ", "basic "];
 const AWS_KEY_ID_PREFIXES: [&str; 2] = ["AKIA", "ASIA"];
@@ -451,6 +454,41 @@ fn redact_pem(s: &mut String) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn trigger_bits_name_the_literals_of_their_rules() {
+        // The index constants follow the order TEXT_TRIGGERS is built in.
+        let cases: Vec<(&str, usize)> = [
+            (":", Triggers::PAIR_COLON),
+            ("=", Triggers::PAIR_EQUALS),
+            ("://", Triggers::URL),
+            ("-----BEGIN ", Triggers::PEM),
+        ]
+        .into_iter()
+        .chain(
+            AUTH_SCHEMES
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (*p, Triggers::AUTH + i)),
+        )
+        .chain(
+            AWS_KEY_ID_PREFIXES
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (*p, Triggers::AWS + i)),
+        )
+        .chain(
+            TOKEN_PREFIXES
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (*p, Triggers::TOKEN + i)),
+        )
+        .collect();
+        for (literal, bit) in cases {
+            assert!(Triggers::of(literal).has(bit), "{literal:?} sets bit {bit}");
+        }
+        assert_eq!(Triggers::of("no credential shapes here").0, 0);
+    }
 
     #[test]
     fn sensitive_names() {

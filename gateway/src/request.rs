@@ -73,11 +73,15 @@ fn admit(
 
 /// `POST|GET|DELETE /mcp/{backend}/mcp`, as an axum handler.
 pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
+    let client = client_addr(req.extensions());
     serve(gw, req, client).await
+}
+
+/// The client's address, as the router's `ConnectInfo` carries it.
+fn client_addr(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
 }
 
 /// Whether `path` is `/mcp/{backend}/mcp` with a non-empty single segment: the route
@@ -302,11 +306,7 @@ pub async fn unknown_route(State(gw): State<Arc<Gateway>>, req: Request) -> Resp
     if !(path == "/mcp" || path.starts_with("/mcp/")) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response_plain();
     }
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    let mut guard = AuditGuard::start(&gw, "", &parts, client);
+    let mut guard = AuditGuard::start(&gw, "", &parts, client_addr(&parts.extensions));
     if admit(&gw, &parts, &mut guard).is_err() {
         return guard.into_response();
     }

@@ -172,18 +172,16 @@ pub struct Pool {
 
 impl Pool {
     fn new(url: &Uri, idle_timeout: Duration) -> Self {
-        let authority = url
-            .authority()
-            .map_or_else(String::new, |a| a.as_str().to_owned());
-        let port = url.port_u16().unwrap_or(80);
-        let host_port = match url.port_u16() {
-            Some(_) => authority.clone(),
-            None => format!("{}:{port}", url.host().unwrap_or_default()),
+        let authority = url.authority().map_or("", |a| a.as_str());
+        // Where to connect: the authority, with HTTP's default port when it names none.
+        let connect_to = match url.port_u16() {
+            Some(_) => authority.to_owned(),
+            None => format!("{}:80", url.host().unwrap_or_default()),
         };
         Self {
-            host: HeaderValue::from_str(&authority)
+            host: HeaderValue::from_str(authority)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
-            authority: host_port,
+            authority: connect_to,
             idle_timeout,
             idle: Mutex::new(Vec::new()),
         }
