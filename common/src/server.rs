@@ -27,6 +27,10 @@ use crate::tool::ToolContext;
 
 type ReadyFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
+/// The name of the serving threads when there is more than one (`--threads` 0 or > 1), as
+/// `top -H` and `/proc/PID/task/*/comm` show them. With one thread the main thread serves.
+pub const WORKER_THREAD_NAME: &str = "mcp-worker";
+
 /// Everything a backend binary's `main` does after parsing its arguments: telemetry, the
 /// runtime (`threads` as in [`ServerArgs::threads`]: 1 a single-threaded runtime, 0 one worker
 /// per CPU), and the exit code (1 with `<name>: <error>` on stderr when `run` fails).
@@ -40,11 +44,13 @@ where
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        0 => tokio::runtime::Runtime::new(),
-        n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 1 {
+                b.worker_threads(n);
+            }
+            b.thread_name(WORKER_THREAD_NAME).enable_all().build()
+        }
     };
     let runtime = match runtime {
         Ok(r) => r,

@@ -266,6 +266,25 @@ impl Stack {
     pub async fn audit_lines(&self, n: usize) -> Vec<serde_json::Value> {
         self.audit.wait_for(n, Duration::from_secs(10)).await
     }
+
+    /// Waits (up to 10 s) for an audit line that satisfies `pred` and returns it. A request's
+    /// line is written when the gateway has passed on the last byte of its answer, which can
+    /// be just after the client has read that byte: wait for the line itself, not a count.
+    pub async fn audit_line(
+        &self,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.audit.lines().into_iter().find(|l| pred(l)) {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// An MCP client that records progress notifications as they arrive.

@@ -27,13 +27,6 @@ async fn tool_names(c: &RunningService<RoleClient, TestClient>) -> Vec<String> {
 }
 
 /// The audit lines of tool calls, newest last.
-fn tool_lines(lines: &[Value]) -> Vec<&Value> {
-    lines
-        .iter()
-        .filter(|l| l["type"] == "mcp_tool_call")
-        .collect()
-}
-
 async fn call_and_list(v: &ProtocolVersion) {
     let stack = Stack::start().await;
     let c = stack
@@ -64,9 +57,10 @@ async fn call_and_list(v: &ProtocolVersion) {
     );
 
     // The audit line, field by field.
-    let lines = stack.audit_lines(1).await;
-    let calls = tool_lines(&lines);
-    let line = calls.last().expect("a tools/call audit line");
+    let line = stack
+        .audit_line(|l| l["type"] == "mcp_tool_call" && l["tool_name"] == "example_echo")
+        .await
+        .expect("a tools/call audit line");
     assert_eq!(line["user"], "reader");
     assert_eq!(line["role"], "reader");
     assert_eq!(line["backend"], "example-ro");
@@ -85,10 +79,12 @@ async fn call_and_list(v: &ProtocolVersion) {
     assert!(line["ts"].as_str().is_some_and(|t| t.ends_with('Z')));
     if v.has_initialize() {
         assert!(
-            lines
-                .iter()
-                .any(|l| l["method"] == "initialize" && l["type"] == "mcp_request"),
-            "the handshake is audited too: {lines:#?}"
+            stack
+                .audit_line(|l| l["method"] == "initialize" && l["type"] == "mcp_request")
+                .await
+                .is_some(),
+            "the handshake is audited too: {:#?}",
+            stack.audit_lines(0).await
         );
     }
     c.cancel().await.ok();
@@ -131,10 +127,13 @@ async fn rw_and_narrowed(v: &ProtocolVersion) {
         denied.is_err(),
         "a tool outside the role's list is refused: {denied:?}"
     );
-    let lines = stack.audit_lines(1).await;
-    let line = tool_lines(&lines)
-        .into_iter()
-        .find(|l| l["user"] == "narrow" && l["tool_name"] == "example_write")
+    let line = stack
+        .audit_line(|l| {
+            l["type"] == "mcp_tool_call"
+                && l["user"] == "narrow"
+                && l["tool_name"] == "example_write"
+        })
+        .await
         .expect("the denial is audited");
     assert_eq!(line["outcome"], "denied");
     assert_eq!(line["http_status"], 403);
@@ -172,10 +171,9 @@ async fn tool_errors_are_audited(v: &ProtocolVersion) {
         .await
         .expect("a tool error is a result, not a protocol error");
     assert_eq!(r.is_error, Some(true));
-    let lines = stack.audit_lines(1).await;
-    let line = tool_lines(&lines)
-        .into_iter()
-        .find(|l| l["tool_name"] == "example_fail")
+    let line = stack
+        .audit_line(|l| l["type"] == "mcp_tool_call" && l["tool_name"] == "example_fail")
+        .await
         .expect("audited");
     assert_eq!(line["outcome"], "tool_error");
     assert_eq!(line["error"], "permission denied: delete pods");
@@ -233,10 +231,9 @@ async fn progress_streams_before_the_result(v: &ProtocolVersion) {
     assert_eq!(progress.len(), 2);
     assert_eq!(progress[0].1.progress, 1.0);
     // duration_ms runs to the end of the stream.
-    let lines = stack.audit_lines(1).await;
-    let line = tool_lines(&lines)
-        .into_iter()
-        .find(|l| l["tool_name"] == "example_progress")
+    let line = stack
+        .audit_line(|l| l["type"] == "mcp_tool_call" && l["tool_name"] == "example_progress")
+        .await
         .expect("audited");
     assert_eq!(line["outcome"], "ok");
     c.cancel().await.ok();
@@ -264,9 +261,11 @@ async fn credentials_stay_at_the_gateway(v: &ProtocolVersion) {
         .as_str()
         .expect("x-request-id")
         .to_owned();
-    let lines = stack.audit_lines(1).await;
     assert!(
-        lines.iter().any(|l| l["request_id"] == request_id.as_str()),
+        stack
+            .audit_line(|l| l["request_id"] == request_id.as_str())
+            .await
+            .is_some(),
         "the backend sees the audit's request id"
     );
     if !v.has_initialize() {
