@@ -332,12 +332,22 @@ impl AuditSink {
 
     /// Waits until at least `n` lines were recorded (memory sink only), for up to `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: std::time::Duration) -> Vec<Value> {
+        self.wait_until(|lines| lines.len() >= n, timeout).await
+    }
+
+    /// Waits until the recorded lines satisfy `done` (memory sink only), for up to `timeout`;
+    /// returns the lines either way.
+    pub async fn wait_until(
+        &self,
+        done: impl Fn(&[Value]) -> bool,
+        timeout: std::time::Duration,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Inner::Memory { lines, notify, .. } = &*self.inner {
                 let wait = notify.notified();
                 let current = lines.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                if current.len() >= n || tokio::time::Instant::now() >= deadline {
+                if done(&current) || tokio::time::Instant::now() >= deadline {
                     return current;
                 }
                 let _ = tokio::time::timeout_at(deadline, wait).await;

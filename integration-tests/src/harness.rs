@@ -274,16 +274,11 @@ impl Stack {
         &self,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> Option<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self.audit.lines().into_iter().find(|l| pred(l)) {
-                return Some(line);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.audit
+            .wait_until(|lines| lines.iter().any(&pred), Duration::from_secs(10))
+            .await
+            .into_iter()
+            .find(|l| pred(l))
     }
 }
 

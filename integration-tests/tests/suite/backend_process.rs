@@ -74,7 +74,7 @@ async fn sigterm_scenario(
     let workers = worker_threads(child.id());
     assert!(
         workers_ok(workers),
-        "{extra:?} {env:?}: {workers} tokio worker threads"
+        "{extra:?} {env:?}: {workers} `mcp-worker` threads"
     );
     let call = tokio::spawn({
         let c = c.clone();

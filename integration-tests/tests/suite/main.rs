@@ -2,6 +2,7 @@
 //! used to be its own `tests/*.rs`). Run one part with `cargo test -p <crate> --test suite <module>::`.
 
 mod backend_process;
+mod binaries;
 mod conformance;
 mod faults;
 mod incident;

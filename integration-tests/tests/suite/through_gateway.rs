@@ -26,7 +26,6 @@ async fn tool_names(c: &RunningService<RoleClient, TestClient>) -> Vec<String> {
     names
 }
 
-/// The audit lines of tool calls, newest last.
 async fn call_and_list(v: &ProtocolVersion) {
     let stack = Stack::start().await;
     let c = stack
@@ -84,7 +83,7 @@ async fn call_and_list(v: &ProtocolVersion) {
                 .await
                 .is_some(),
             "the handshake is audited too: {:#?}",
-            stack.audit_lines(0).await
+            stack.audit.lines()
         );
     }
     c.cancel().await.ok();
