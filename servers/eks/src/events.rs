@@ -1,6 +1,6 @@
 //! Events, newest first: what happened to which object, how often, when.
 
-use k8s_openapi::api::core::v1::Event;
+use crate::listed::Event;
 use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Serialize;

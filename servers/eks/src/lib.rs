@@ -3,7 +3,8 @@
 //! - [`cluster`]: in-cluster config, `KUBECONFIG`, or `--eks-cluster` with a token from the
 //!   pod's IRSA credentials ([`token`]);
 //! - [`kinds`]: any kind, built-in or CRD, through API discovery;
-//! - [`pods`], [`events`]: what an SRE reads first; [`sanitize`]: what may leave the pod;
+//! - [`pods`], [`events`]: what an SRE reads first, from [`listed`] slim list types;
+//!   [`sanitize`]: what may leave the pod;
 //! - [`diff`]: what a write changed; [`rbac`]: the shipped ClusterRoles and each tool's needs;
 //! - [`fake`]: an HTTP fake of the Kubernetes API for end-to-end tests, enforcing those roles;
 //! - [`tools`]: the MCP tools. Write tools are registered only with `--access rw`.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod fake;
 pub mod kinds;
+pub mod listed;
 pub mod pods;
 pub mod rbac;
 pub mod sanitize;

@@ -1,7 +1,8 @@
 //! Pods as an SRE reads them: phase, readiness, restarts, the last termination (OOMKilled, exit
 //! code, when), node and age; container defaulting for logs the way kubectl does it.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use crate::listed::{self, ContainerStatus};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -115,10 +116,10 @@ fn state(c: &ContainerStatus) -> String {
     }
 }
 
-pub fn summarize(pod: &Pod, now: Timestamp) -> PodSummary {
+pub fn summarize(pod: &listed::Pod, now: Timestamp) -> PodSummary {
     let meta = &pod.metadata;
-    let status = pod.status.clone().unwrap_or_default();
-    let statuses = status.container_statuses.clone().unwrap_or_default();
+    let status = pod.status.as_ref();
+    let statuses: &[ContainerStatus] = status.map_or(&[], |s| &s.container_statuses);
     let containers: Vec<ContainerSummary> = statuses
         .iter()
         .map(|c| ContainerSummary {
@@ -149,12 +150,14 @@ pub fn summarize(pod: &Pod, now: Timestamp) -> PodSummary {
         shown = Some("Terminating".into());
     }
     if shown.is_none() {
-        shown = status.reason.clone();
+        shown = status.and_then(|s| s.reason.clone());
     }
     PodSummary {
         name: meta.name.clone().unwrap_or_default(),
         namespace: meta.namespace.clone().unwrap_or_default(),
-        phase: status.phase.clone().unwrap_or_else(|| "Unknown".into()),
+        phase: status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Unknown".into()),
         status: shown,
         ready: format!("{ready}/{total}"),
         restarts: containers.iter().map(|c| c.restarts).sum(),
@@ -222,7 +225,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn oom_pod() -> Pod {
+    fn oom_pod() -> listed::Pod {
         serde_json::from_value(json!({
             "metadata": {"name": "payment-service-abc", "namespace": "production",
                 "creationTimestamp": "2026-11-27T18:00:00Z"},
@@ -254,7 +257,11 @@ mod tests {
 
     #[test]
     fn container_defaulting_like_kubectl() {
-        let pod = oom_pod();
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "payment-service-abc"},
+            "spec": {"containers": [{"name": "app", "image": "payment:1.4.2"}]}
+        }))
+        .unwrap();
         assert_eq!(default_container(&pod, None).unwrap(), ("app".into(), None));
         assert!(
             default_container(&pod, Some("nope"))

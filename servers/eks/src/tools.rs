@@ -7,6 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use mcp_common::output::{bound_json, cut_str_tail, fit_items};
@@ -25,6 +26,7 @@ use crate::diff::{Change, diff};
 use crate::error::{Error, KubeResultExt, Op};
 use crate::events::{self, EventSummary};
 use crate::kinds::{self, ResolvedKind};
+use crate::listed;
 use crate::pods::{self, PodSummary};
 use crate::sanitize::{sanitize_object, secret_keys_only};
 
@@ -648,16 +650,18 @@ impl Eks {
             .run("eks_get_pods", async {
                 let ns = namespace(a.namespace)?;
                 let client = self.client().await?;
-                let api: Api<Pod> = Api::namespaced(client, &ns);
-                let list = api
-                    .list(&list_params(
+                let list: listed::List<listed::Pod> = listed::list(
+                    &client,
+                    Pod::url_path(&(), Some(&ns)),
+                    &list_params(
                         a.label_selector,
                         a.field_selector,
                         Some(limit(a.limit)),
                         a.cursor,
-                    ))
-                    .await
-                    .op(Op::new("list", "", "pods").ns(Some(&ns)))?;
+                    ),
+                )
+                .await
+                .op(Op::new("list", "", "pods").ns(Some(&ns)))?;
                 let now = Timestamp::now();
                 let summaries: Vec<PodSummary> =
                     list.items.iter().map(|p| pods::summarize(p, now)).collect();
@@ -677,12 +681,7 @@ impl Eks {
                 Ok(Json(PodList {
                     namespace: ns,
                     pods,
-                    truncated: page.truncated
-                        || list
-                            .metadata
-                            .continue_
-                            .as_deref()
-                            .is_some_and(|c| !c.is_empty()),
+                    truncated: page.truncated || list.more().is_some(),
                     next_cursor: next_cursor(list.metadata.continue_),
                 }))
             })
@@ -727,13 +726,16 @@ impl Eks {
                     }
                 };
                 let client = self.client().await?;
-                let api: Api<Event> = Api::namespaced(client, &ns);
                 let fs = events::field_selector(kind.as_deref(), name.as_deref(), event_type);
-                let list = api
-                    .list(&list_params(None, fs, Some(EVENTS_FETCH), None))
-                    .await
-                    .op(Op::new("list", "", "events").ns(Some(&ns)))?;
-                let mut items = list.items;
+                let mut list: listed::List<listed::Event> = listed::list(
+                    &client,
+                    Event::url_path(&(), Some(&ns)),
+                    &list_params(None, fs, Some(EVENTS_FETCH), None),
+                )
+                .await
+                .op(Op::new("list", "", "events").ns(Some(&ns)))?;
+                let more = list.more().is_some();
+                let mut items = std::mem::take(&mut list.items);
                 events::newest_first(&mut items);
                 let mut summaries: Vec<EventSummary> =
                     items.iter().map(events::summarize).collect();
@@ -752,12 +754,7 @@ impl Eks {
                     namespace: ns,
                     events: page.items,
                     total,
-                    truncated: page.truncated
-                        || list
-                            .metadata
-                            .continue_
-                            .as_deref()
-                            .is_some_and(|c| !c.is_empty()),
+                    truncated: page.truncated || more,
                 }))
             })
             .await
