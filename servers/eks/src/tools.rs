@@ -682,7 +682,7 @@ impl Eks {
                     namespace: ns,
                     pods,
                     truncated: page.truncated || list.more().is_some(),
-                    next_cursor: next_cursor(list.metadata.continue_),
+                    next_cursor: list.more().map(str::to_owned),
                 }))
             })
             .await
@@ -727,7 +727,7 @@ impl Eks {
                 };
                 let client = self.client().await?;
                 let fs = events::field_selector(kind.as_deref(), name.as_deref(), event_type);
-                let mut list: listed::List<listed::Event> = listed::list(
+                let list: listed::List<listed::Event> = listed::list(
                     &client,
                     Event::url_path(&(), Some(&ns)),
                     &list_params(None, fs, Some(EVENTS_FETCH), None),
@@ -735,7 +735,7 @@ impl Eks {
                 .await
                 .op(Op::new("list", "", "events").ns(Some(&ns)))?;
                 let more = list.more().is_some();
-                let mut items = std::mem::take(&mut list.items);
+                let mut items = list.items;
                 events::newest_first(&mut items);
                 let mut summaries: Vec<EventSummary> =
                     items.iter().map(events::summarize).collect();
