@@ -374,6 +374,29 @@ async fn writes_with_the_editor_role_and_dry_run() {
 }
 
 #[tokio::test]
+async fn pods_page_on_with_the_api_servers_continue_token() {
+    let (_fake, c) = setup(ADMIN_TOKEN, "ro").await;
+    let p1 = ok(
+        &c,
+        "eks_get_pods",
+        json!({"namespace": "production", "limit": 2}),
+    )
+    .await;
+    assert_eq!(p1["pods"].as_array().unwrap().len(), 2);
+    assert_eq!(p1["truncated"], true);
+    let cursor = p1["next_cursor"].as_str().unwrap().to_owned();
+    let p2 = ok(
+        &c,
+        "eks_get_pods",
+        json!({"namespace": "production", "limit": 2, "cursor": cursor}),
+    )
+    .await;
+    assert_eq!(p2["pods"].as_array().unwrap().len(), 1);
+    assert_eq!(p2["truncated"], false);
+    assert!(p2.get("next_cursor").is_none());
+}
+
+#[tokio::test]
 async fn listing_any_kind_with_paging_and_crds_through_discovery() {
     let (fake, c) = setup(ADMIN_TOKEN, "ro").await;
     let p1 = ok(
