@@ -16,13 +16,13 @@ pub struct HttpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ToolLabels {
-    pub tool: String,
+    pub tool: &'static str,
     pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ToolNameLabels {
-    pub tool: String,
+    pub tool: &'static str,
 }
 
 /// The metrics of one backend process. Cloning shares the same series.

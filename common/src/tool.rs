@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+use serde::Serialize;
 
 use crate::args::Access;
 use crate::metrics::{ServerMetrics, ToolLabels, ToolNameLabels};
@@ -75,6 +76,48 @@ impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
         Ok(CallToolResult::error(vec![ContentBlock::text(self.text())]).into())
     }
+}
+
+/// A tool's structured result: `structuredContent` plus the same JSON as a text block, as
+/// rmcp's own `Json` wrapper produces (same name, so `#[tool]` still derives `outputSchema`
+/// from `T`).
+///
+/// The difference is cost: rmcp renders the text block with `Value`'s `Display`, which goes
+/// through `fmt::Write` one token at a time (a few hundred thousand `write_str` calls for a
+/// 500-pod listing); this writes the same bytes straight into a `Vec` (compact, keys in the
+/// same sorted order). See docs/benchmarks.md.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Json<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<T: Serialize + schemars::JsonSchema + 'static> IntoCallToolResult for Json<T> {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        structured_result(&self.0).map(Into::into)
+    }
+}
+
+/// `value` as a successful tool result with structured content; see [`Json`].
+pub fn structured_result<T: Serialize>(value: &T) -> Result<CallToolResult, rmcp::ErrorData> {
+    let failed = |e: serde_json::Error| {
+        rmcp::ErrorData::internal_error(
+            format!("failed to serialize structured content: {e}"),
+            None,
+        )
+    };
+    let value = serde_json::to_value(value).map_err(failed)?;
+    let text = serde_json::to_string(&value).map_err(failed)?;
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    Ok(result)
 }
 
 /// The tool router a deployment serves: read tools always, write tools only with `--access rw`.
@@ -183,16 +226,11 @@ impl ToolContext {
         let outcome = if result.is_ok() { "ok" } else { "tool_error" };
         self.metrics
             .tool_calls
-            .get_or_create(&ToolLabels {
-                tool: tool.to_owned(),
-                outcome,
-            })
+            .get_or_create(&ToolLabels { tool, outcome })
             .inc();
         self.metrics
             .tool_duration
-            .get_or_create(&ToolNameLabels {
-                tool: tool.to_owned(),
-            })
+            .get_or_create(&ToolNameLabels { tool })
             .observe(elapsed.as_secs_f64());
         match &result {
             Ok(_) => tracing::info!(tool, duration_ms = elapsed.as_millis() as u64, "tool call"),
@@ -220,6 +258,59 @@ mod tests {
             panic!("expected a complete result")
         };
         assert_eq!(r.is_error, Some(true));
+    }
+
+    #[derive(Serialize, schemars::JsonSchema)]
+    struct Listing {
+        zeta: String,
+        alpha: Vec<Option<u32>>,
+        nested: std::collections::HashMap<String, f64>,
+        text: String,
+    }
+
+    fn listing() -> Listing {
+        Listing {
+            zeta: "last field first".into(),
+            alpha: vec![Some(1), None, Some(u32::MAX)],
+            nested: [("b", 1.5), ("a", -0.0), ("c", 1e300), ("é", 0.1)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            text: "quotes \" and \\ and \n and \u{1F600} and \u{7} and </script>".into(),
+        }
+    }
+
+    #[test]
+    fn json_result_is_what_rmcps_json_gives() {
+        let ours = Json(listing()).into_call_tool_result().unwrap();
+        let theirs = rmcp::handler::server::wrapper::Json(listing())
+            .into_call_tool_result()
+            .unwrap();
+        let (CallToolResponse::Complete(ours), CallToolResponse::Complete(theirs)) = (ours, theirs)
+        else {
+            panic!("expected complete results")
+        };
+        assert_eq!(ours.content.len(), 1);
+        let text = &ours.content[0].as_text().unwrap().text;
+        assert_eq!(text, &theirs.content[0].as_text().unwrap().text);
+        // Keys sorted, compact: the same bytes an agent read before.
+        assert!(
+            text.starts_with(r#"{"alpha":[1,null,4294967295],"nested":{"a":-0.0,"#),
+            "{text}"
+        );
+        assert_eq!(ours.structured_content, theirs.structured_content);
+        assert_eq!(ours.is_error, theirs.is_error);
+        assert_eq!(ours.result_type, theirs.result_type);
+        assert_eq!(
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&theirs).unwrap()
+        );
+        // `#[tool]` derives the outputSchema of `Json<T>` from `T`, as with rmcp's wrapper.
+        use rmcp::handler::server::tool::schema_for_output;
+        assert_eq!(
+            schema_for_output::<Json<Listing>>(),
+            schema_for_output::<Listing>()
+        );
     }
 
     #[tokio::test]

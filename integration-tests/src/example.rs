@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcp_common::tool::Json;
 use mcp_common::{BackendServer, ServerArgs, ToolContext, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     Implementation, ProgressNotificationParam, RequestMetaObject, ServerCapabilities, ServerConfig,
 };

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use mcp_common::tool::Json;
 use mcp_common::{ToolContext, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 

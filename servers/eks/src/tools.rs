@@ -12,9 +12,10 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, 
 use kube::discovery::ApiResource;
 use mcp_common::output::{bound_json, cut_str_tail, fit_items};
 use mcp_common::redact::redact_text;
+use mcp_common::tool::Json;
 use mcp_common::{ToolContext, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
