@@ -123,8 +123,28 @@ struct Store {
     logs: BTreeMap<(String, String, String, bool), String>,
     resource_version: u64,
     metrics: bool,
-    /// Every request: `METHOD path?query` (tests assert on writes, e.g. `dryRun=All`).
-    requests: Vec<String>,
+    /// The latest requests: `METHOD path?query` (tests assert on writes, e.g. `dryRun=All`).
+    requests: RequestLog,
+}
+
+/// The most recent [`RequestLog::CAP`] requests, oldest first: bounded, since a fake started by
+/// hand (`mcp-bench fake-kube`) may serve for hours.
+#[derive(Debug, Default)]
+struct RequestLog(std::collections::VecDeque<String>);
+
+impl RequestLog {
+    const CAP: usize = 10_000;
+
+    fn push(&mut self, line: String) {
+        if self.0.len() == Self::CAP {
+            self.0.pop_front();
+        }
+        self.0.push_back(line);
+    }
+
+    fn to_vec(&self) -> Vec<String> {
+        self.0.iter().cloned().collect()
+    }
 }
 
 /// A running fake API server. Dropping it stops it.
@@ -219,9 +239,9 @@ impl FakeApiServer {
             .map(|o| o.value.clone())
     }
 
-    /// Requests served so far, `METHOD path?query`.
+    /// Requests served so far, `METHOD path?query`, oldest first (the latest 10,000).
     pub fn requests(&self) -> Vec<String> {
-        self.store.lock().expect("store").requests.clone()
+        self.store.lock().expect("store").requests.to_vec()
     }
 }
 
@@ -1067,5 +1087,25 @@ fn merge(target: &mut Value, patch: &Value, strategic: bool) {
                 *t = p.clone();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestLog;
+
+    #[test]
+    fn the_request_log_keeps_the_latest_requests_in_order() {
+        let mut log = RequestLog::default();
+        for i in 0..RequestLog::CAP + 5 {
+            log.push(format!("GET /{i}"));
+        }
+        let v = log.to_vec();
+        assert_eq!(v.len(), RequestLog::CAP);
+        assert_eq!(v[0], "GET /5");
+        assert_eq!(
+            v[RequestLog::CAP - 1],
+            format!("GET /{}", RequestLog::CAP + 4)
+        );
     }
 }
