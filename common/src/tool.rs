@@ -101,23 +101,18 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Json<T> {
 
 impl<T: Serialize + schemars::JsonSchema + 'static> IntoCallToolResult for Json<T> {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        structured_result(&self.0).map(Into::into)
+        let failed = |e: serde_json::Error| {
+            rmcp::ErrorData::internal_error(
+                format!("failed to serialize structured content: {e}"),
+                None,
+            )
+        };
+        let value = serde_json::to_value(&self.0).map_err(failed)?;
+        let text = serde_json::to_string(&value).map_err(failed)?;
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(value);
+        Ok(result.into())
     }
-}
-
-/// `value` as a successful tool result with structured content; see [`Json`].
-pub fn structured_result<T: Serialize>(value: &T) -> Result<CallToolResult, rmcp::ErrorData> {
-    let failed = |e: serde_json::Error| {
-        rmcp::ErrorData::internal_error(
-            format!("failed to serialize structured content: {e}"),
-            None,
-        )
-    };
-    let value = serde_json::to_value(value).map_err(failed)?;
-    let text = serde_json::to_string(&value).map_err(failed)?;
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(value);
-    Ok(result)
 }
 
 /// The tool router a deployment serves: read tools always, write tools only with `--access rw`.

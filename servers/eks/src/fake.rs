@@ -239,7 +239,8 @@ impl FakeApiServer {
             .map(|o| o.value.clone())
     }
 
-    /// Requests served so far, `METHOD path?query`, oldest first (the latest 10,000).
+    /// Requests served so far, `METHOD path?query`, oldest first (the latest
+    /// `RequestLog::CAP`, 10,000).
     pub fn requests(&self) -> Vec<String> {
         self.store.lock().expect("store").requests.to_vec()
     }
