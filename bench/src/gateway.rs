@@ -19,6 +19,9 @@ use crate::Ctx;
 use crate::procs::{Proc, free_port, wait_http, wait_initialize};
 use crate::report::{Row, diffs, ratios};
 
+/// The variant name of `--gateway-baseline`.
+const BASELINE: &str = "mcp-gateway (baseline build)";
+
 const SECTION: &str = "1. gateway overhead (tools/call example_echo)";
 
 /// A running `mcp-example`.
@@ -84,6 +87,26 @@ pub async fn start_gateway(
     keys: usize,
     audit: Audit,
 ) -> anyhow::Result<Gateway> {
+    start_gateway_bin(
+        ctx,
+        &ctx.bin("mcp-gateway")?,
+        name,
+        backend_url,
+        keys,
+        audit,
+    )
+    .await
+}
+
+/// [`start_gateway`] with the binary at `bin`.
+pub async fn start_gateway_bin(
+    ctx: &Ctx,
+    bin: &std::path::Path,
+    name: &str,
+    backend_url: &str,
+    keys: usize,
+    audit: Audit,
+) -> anyhow::Result<Gateway> {
     let dir = ctx.dir.path().join(name);
     std::fs::create_dir_all(&dir)?;
     let (raw, token) = integration_tests::harness::new_key();
@@ -115,7 +138,7 @@ pub async fn start_gateway(
         ),
     )?;
     let log = dir.join("gateway.log");
-    let mut cmd = Command::new(ctx.bin("mcp-gateway")?);
+    let mut cmd = Command::new(bin);
     cmd.args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")
@@ -293,7 +316,17 @@ fn absorb(s: &mut Samples, r: &LoadReport) {
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let st = &ctx.settings;
-    ctx.say("part 1: starting mcp-example, mcp-gateway, nginx, ContextForge");
+    let mut starting = vec!["mcp-example", "mcp-gateway"];
+    if st.gateway_baseline.is_some() {
+        starting.push(BASELINE);
+    }
+    starting.extend(
+        [("nginx", "nginx"), ("contextforge", "ContextForge")]
+            .into_iter()
+            .filter(|(family, _)| ctx.wants(family))
+            .map(|(_, name)| name),
+    );
+    ctx.say(&format!("part 1: starting {}", starting.join(", ")));
     let backend = start_backend(ctx, "example").await?;
     let backend_port: u16 = backend
         .url
@@ -314,33 +347,64 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         },
     ];
     let mut skipped: Vec<(String, String)> = Vec::new();
-    let nginx = match start_nginx(ctx, backend_port).await {
-        Ok(n) => {
+    // An earlier build, for a change's before and after in one run (its audit collected the same
+    // way, so the two differ only in their code).
+    let baseline = match &st.gateway_baseline {
+        Some(bin) => {
+            let b = start_gateway_bin(
+                ctx,
+                bin,
+                "gateway-baseline",
+                &backend.url,
+                1,
+                Audit::Collected,
+            )
+            .await
+            .with_context(|| format!("baseline gateway {}", bin.display()))?;
             variants.push(Variant {
-                name: "nginx".into(),
-                endpoint: Endpoint::new(&n.url, None),
+                name: BASELINE.into(),
+                endpoint: b.endpoint(),
                 tool: "example_echo".into(),
             });
-            Some(n)
+            Some(b)
         }
-        Err(reason) => {
-            skipped.push(("nginx".into(), reason));
-            None
+        None => None,
+    };
+    let nginx = if !ctx.wants("nginx") {
+        None
+    } else {
+        match start_nginx(ctx, backend_port).await {
+            Ok(n) => {
+                variants.push(Variant {
+                    name: "nginx".into(),
+                    endpoint: Endpoint::new(&n.url, None),
+                    tool: "example_echo".into(),
+                });
+                Some(n)
+            }
+            Err(reason) => {
+                skipped.push(("nginx".into(), reason));
+                None
+            }
         }
     };
-    let cf = match crate::contextforge::start(ctx, &backend.url).await {
-        Ok(cf) => {
-            variants.push(Variant {
-                name: "ContextForge".into(),
-                endpoint: cf.endpoint.clone(),
-                tool: cf.tool.clone(),
-            });
-            Some(cf)
-        }
-        Err(reason) => {
-            ctx.say(&format!("ContextForge skipped: {reason}"));
-            skipped.push(("ContextForge".into(), reason));
-            None
+    let cf = if !ctx.wants("contextforge") {
+        None
+    } else {
+        match crate::contextforge::start(ctx, &backend.url).await {
+            Ok(cf) => {
+                variants.push(Variant {
+                    name: "ContextForge".into(),
+                    endpoint: cf.endpoint.clone(),
+                    tool: cf.tool.clone(),
+                });
+                Some(cf)
+            }
+            Err(reason) => {
+                ctx.say(&format!("ContextForge skipped: {reason}"));
+                skipped.push(("ContextForge".into(), reason));
+                None
+            }
         }
     };
 
@@ -522,22 +586,39 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         }
         rows.extend([added50, added99, sat]);
     }
-    // The gateway against the other proxies, paired per repeat.
+    // The gateway against the other proxies (and its baseline build), paired per repeat.
     let gi = 1;
-    for (other, goal, min) in [("nginx", ">= 0.8", 0.8), ("ContextForge", ">= 50x", 50.0)] {
+    for (other, goal) in [
+        ("nginx", Some((">= 0.8", 0.8))),
+        ("ContextForge", Some((">= 50x", 50.0))),
+        (BASELINE, None),
+    ] {
         if let Some(oi) = variants.iter().position(|v| v.name == other) {
             let g = &samples[gi];
             let o = &samples[oi];
-            rows.push(
-                Row::new(
-                    SECTION,
-                    format!("mcp-gateway / {other}: saturation throughput"),
-                    "req/s",
-                )
-                .samples(g.sat.clone())
-                .against(other, &o.sat, ratios(&g.sat, &o.sat))
-                .goal(goal, move |_, r| r.map(|r| r >= min)),
-            );
+            let mut sat = Row::new(
+                SECTION,
+                format!("mcp-gateway / {other}: saturation throughput"),
+                "req/s",
+            )
+            .samples(g.sat.clone())
+            .against(other, &o.sat, ratios(&g.sat, &o.sat));
+            if let Some((goal, min)) = goal {
+                sat = sat.goal(goal, move |_, r| r.map(|r| r >= min));
+            }
+            rows.push(sat);
+            if other == BASELINE {
+                let (ga, oa) = (diffs(&g.p50, &direct.p50), diffs(&o.p50, &direct.p50));
+                rows.push(
+                    Row::new(
+                        SECTION,
+                        format!("mcp-gateway / {other}: added p50 at {} req/s", st.rate),
+                        "us",
+                    )
+                    .samples(ga.clone())
+                    .against(other, &oa, ratios(&ga, &oa)),
+                );
+            }
             rows.push(
                 Row::new(
                     SECTION,
@@ -566,6 +647,9 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     }
     if let Some(cf) = &cf {
         sizes.push(("ContextForge (all processes)", cf.proc.rss_mib()));
+    }
+    if let Some(b) = &baseline {
+        sizes.push((BASELINE, b.proc.rss_mib()));
     }
     for (name, mib) in sizes {
         rows.push(

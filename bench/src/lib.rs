@@ -82,10 +82,15 @@ pub struct Settings {
     /// with that many uvicorn workers.
     #[arg(long, global = true, default_value_t = 1)]
     pub contextforge_workers: usize,
-    /// Part 3 only: the families to run (postgres, prometheus, kubernetes, every-backend),
-    /// comma-separated; default all.
+    /// What to run, comma-separated; default all. Part 1: the peers besides direct and
+    /// mcp-gateway (nginx, contextforge); part 3: the families (postgres, prometheus,
+    /// kubernetes, every-backend).
     #[arg(long, global = true, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Part 1: also measure this `mcp-gateway` binary (an earlier build), interleaved with the
+    /// current one in the same run, so a change's before and after share the machine's state.
+    #[arg(long, global = true)]
+    pub gateway_baseline: Option<PathBuf>,
     /// Also write the results as JSON here.
     #[arg(long, global = true)]
     pub json: Option<PathBuf>,
@@ -141,7 +146,7 @@ impl Ctx {
         }
     }
 
-    /// Whether part 3's `family` is selected (`--only`).
+    /// Whether part 1's peer or part 3's family `family` is selected (`--only`).
     pub fn wants(&self, family: &str) -> bool {
         self.settings.only.is_empty() || self.settings.only.iter().any(|f| f == family)
     }
