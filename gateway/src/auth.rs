@@ -1,10 +1,11 @@
 //! Authentication: `Authorization: Bearer <base64 of the raw key>` -> identity.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
 use http::HeaderMap;
+use subtle::ConstantTimeEq;
 
 use crate::keys::{Identity, KeySet};
 
@@ -64,13 +65,85 @@ pub fn bearer_key(headers: &HeaderMap) -> Result<Vec<u8>, AuthError> {
 
 /// Authenticates a request against the current key set.
 pub fn authenticate(headers: &HeaderMap, keys: &KeySet) -> Result<Arc<Identity>, AuthError> {
+    lookup(headers, keys, now_unix())
+}
+
+fn lookup(headers: &HeaderMap, keys: &KeySet, now: i64) -> Result<Arc<Identity>, AuthError> {
     let raw = bearer_key(headers)?;
     let id = keys.lookup(&raw).ok_or(AuthError::UnknownKey)?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    unexpired(id, now)
+}
+
+fn unexpired(id: Arc<Identity>, now: i64) -> Result<Arc<Identity>, AuthError> {
     if id.is_expired(now) {
         return Err(AuthError::Expired);
     }
     Ok(id)
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// What one client connection last authenticated with.
+///
+/// The requests of a keep-alive connection nearly always carry the same `Authorization`
+/// header. When a request's single header is byte for byte the one that last succeeded on this
+/// connection (compared in constant time) and the key set is still the one that accepted it,
+/// the identity is reused: no base64 decoding, no hashing, no map lookup (about 7% of the
+/// gateway's work per proxied request). Anything else goes the full way and, on success,
+/// replaces the memo. A reloaded key set (a revocation, a rotation) is a different set, so the
+/// memo no longer applies; expiry is checked on every request either way.
+#[derive(Debug, Default)]
+pub struct ConnAuth(Mutex<Option<Memo>>);
+
+#[derive(Debug)]
+struct Memo {
+    header: Box<[u8]>,
+    /// The set that accepted the key. Weak: an idle connection must not keep a replaced set
+    /// (which can hold 100k keys) alive; the allocation it pins cannot be reused by a new set,
+    /// so comparing addresses is sound.
+    keys: Weak<KeySet>,
+    identity: Arc<Identity>,
+}
+
+impl ConnAuth {
+    /// [`authenticate`], through this connection's memo.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        keys: &Arc<KeySet>,
+    ) -> Result<Arc<Identity>, AuthError> {
+        self.authenticate_at(headers, keys, now_unix())
+    }
+
+    fn authenticate_at(
+        &self,
+        headers: &HeaderMap,
+        keys: &Arc<KeySet>,
+        now: i64,
+    ) -> Result<Arc<Identity>, AuthError> {
+        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return lookup(headers, keys, now);
+        };
+        let Ok(mut memo) = self.0.lock() else {
+            return lookup(headers, keys, now);
+        };
+        if let Some(m) = memo.as_ref()
+            && std::ptr::eq(m.keys.as_ptr(), Arc::as_ptr(keys))
+            && bool::from(m.header.ct_eq(value.as_bytes()))
+        {
+            return unexpired(m.identity.clone(), now);
+        }
+        let id = lookup(headers, keys, now)?;
+        *memo = Some(Memo {
+            header: value.as_bytes().into(),
+            keys: Arc::downgrade(keys),
+            identity: id.clone(),
+        });
+        Ok(id)
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +217,83 @@ mod tests {
             &set,
         );
         assert_eq!(other, Err(AuthError::UnknownKey));
+    }
+
+    fn set(entries: &[([u8; 32], &str)]) -> Arc<KeySet> {
+        let map: serde_json::Map<String, serde_json::Value> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, who))| (format!("k{i}"), format!("{}:{who}", hash_hex(k)).into()))
+            .collect();
+        Arc::new(KeySet::parse(&serde_json::Value::Object(map).to_string()).unwrap())
+    }
+
+    #[test]
+    fn a_connection_memo_follows_the_header_and_the_key_set() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let bearer = |k: &[u8; 32]| headers(&format!("Bearer {}", STANDARD.encode(k)));
+        let keys = set(&[(a, "r/alice"), (b, "r/bob")]);
+        let memo = ConnAuth::default();
+        let first = memo.authenticate(&bearer(&a), &keys).unwrap();
+        let again = memo.authenticate(&bearer(&a), &keys).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the memo answered");
+        assert_eq!(&*again.user, "alice");
+        // Another key on the same connection is looked up, and becomes the memo.
+        assert_eq!(&*memo.authenticate(&bearer(&b), &keys).unwrap().user, "bob");
+        assert_eq!(
+            &*memo.authenticate(&bearer(&a), &keys).unwrap().user,
+            "alice"
+        );
+        // Failures never come from or go into the memo.
+        assert_eq!(
+            memo.authenticate(&bearer(&[3u8; 32]), &keys),
+            Err(AuthError::UnknownKey)
+        );
+        assert_eq!(
+            memo.authenticate(&HeaderMap::new(), &keys),
+            Err(AuthError::Missing)
+        );
+        let mut two = bearer(&a);
+        two.append(http::header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert_eq!(memo.authenticate(&two, &keys), Err(AuthError::Malformed));
+        assert_eq!(
+            &*memo.authenticate(&bearer(&a), &keys).unwrap().user,
+            "alice"
+        );
+        // A reloaded set without the key (revocation): the memo no longer counts.
+        let reloaded = set(&[(b, "r/bob")]);
+        assert_eq!(
+            memo.authenticate(&bearer(&a), &reloaded),
+            Err(AuthError::UnknownKey)
+        );
+        // The replaced set is freed even though the memo pointed at it.
+        let weak = Arc::downgrade(&keys);
+        drop(keys);
+        assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn a_memo_still_checks_expiry() {
+        let key = [9u8; 32];
+        let soon = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+        let entry = crate::keys::format_entry(&key, "r", "temp", Some(soon));
+        let keys = Arc::new(KeySet::parse(&serde_json::json!({ "k": entry }).to_string()).unwrap());
+        let memo = ConnAuth::default();
+        let h = headers(&format!("Bearer {}", STANDARD.encode(key)));
+        let id = memo.authenticate_at(&h, &keys, soon - 1).unwrap();
+        assert!(memo.0.lock().unwrap().is_some(), "remembered");
+        assert!(Arc::ptr_eq(
+            &id,
+            &memo.authenticate_at(&h, &keys, soon - 1).unwrap()
+        ));
+        // The same connection, the same header, once the key has expired.
+        assert_eq!(
+            memo.authenticate_at(&h, &keys, soon),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            memo.authenticate(&h, &keys).map(|i| i.user.clone()),
+            Ok("temp".into())
+        );
     }
 }

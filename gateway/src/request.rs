@@ -36,6 +36,7 @@ const MAX_AUDITED_BACKEND: usize = 128;
 fn admit(
     gw: &Gateway,
     parts: &http::request::Parts,
+    conn: Option<&auth::ConnAuth>,
     guard: &mut AuditGuard,
 ) -> Result<Arc<Identity>, ()> {
     if let Err(why) = origin::check(
@@ -50,7 +51,12 @@ fn admit(
         );
         return Err(());
     }
-    let authenticated = auth::authenticate(&parts.headers, &gw.keys.current());
+    let keys = gw.keys.current();
+    let authenticated = match conn {
+        Some(memo) => memo.authenticate(&parts.headers, &keys),
+        None => auth::authenticate(&parts.headers, &keys),
+    };
+    drop(keys);
     let identity = match authenticated {
         Ok(id) => id,
         Err(e) => {
@@ -74,7 +80,7 @@ fn admit(
 /// `POST|GET|DELETE /mcp/{backend}/mcp`, as an axum handler.
 pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let client = client_addr(req.extensions());
-    serve(gw, req, client).await
+    serve(gw, req, client, None).await
 }
 
 /// The client's address, as the router's `ConnectInfo` carries it.
@@ -90,11 +96,13 @@ pub fn is_mcp_route(path: &str) -> bool {
     backend_segment(path).is_some_and(|s| !s.is_empty() && !s.contains('/'))
 }
 
-/// One MCP request, from the client at `client`.
+/// One MCP request, from the client at `client`, on a connection with the authentication memo
+/// `conn` (see [`auth::ConnAuth`]; `None` authenticates from scratch).
 pub async fn serve(
     gw: Arc<Gateway>,
     req: Request,
     client: Option<std::net::SocketAddr>,
+    conn: Option<Arc<auth::ConnAuth>>,
 ) -> Response {
     let (parts, body) = req.into_parts();
     let segment = backend_segment(parts.uri.path()).unwrap_or_default();
@@ -113,7 +121,7 @@ pub async fn serve(
         return r;
     }
 
-    let identity = match admit(&gw, &parts, &mut guard) {
+    let identity = match admit(&gw, &parts, conn.as_deref(), &mut guard) {
         Ok(id) => id,
         Err(()) => return guard.into_response(),
     };
@@ -307,7 +315,7 @@ pub async fn unknown_route(State(gw): State<Arc<Gateway>>, req: Request) -> Resp
         return (StatusCode::NOT_FOUND, "not found\n").into_response_plain();
     }
     let mut guard = AuditGuard::start(&gw, "", &parts, client_addr(&parts.extensions));
-    if admit(&gw, &parts, &mut guard).is_err() {
+    if admit(&gw, &parts, None, &mut guard).is_err() {
         return guard.into_response();
     }
     guard.reject(

@@ -12,7 +12,8 @@
 //! straight to [`crate::request::serve`]; everything else (`/healthz`, `/readyz`, `/metrics`,
 //! unknown paths) through the axum router of [`crate::app`], which also routes MCP requests to
 //! the same function (tests drive it with `oneshot`). The shortcut saves the router's path
-//! matching, extension maps and boxed services on every proxied request. A client has
+//! matching, extension maps and boxed services on every proxied request. Each connection
+//! carries an [`crate::auth::ConnAuth`] memo of the key it last accepted. A client has
 //! [`HEADER_READ_TIMEOUT`] to send a request's headers (slow clients do not hold connections).
 //!
 //! On SIGTERM/SIGINT new requests get 503 (and `/readyz` 503) while the requests in flight
@@ -260,6 +261,7 @@ impl Worker {
                             gw: gw.clone(),
                             router: router.clone(),
                             peer,
+                            auth: Arc::default(),
                         };
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), svc));
                         tokio::spawn(async move {
@@ -295,6 +297,8 @@ struct ConnService {
     gw: Arc<Gateway>,
     router: Router,
     peer: SocketAddr,
+    /// The key this connection last authenticated with.
+    auth: Arc<crate::auth::ConnAuth>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for ConnService {
@@ -307,7 +311,10 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnService {
         if crate::request::is_mcp_route(req.uri().path()) {
             let gw = self.gw.clone();
             let peer = self.peer;
-            Box::pin(async move { Ok(crate::request::serve(gw, req, Some(peer)).await) })
+            let auth = self.auth.clone();
+            Box::pin(
+                async move { Ok(crate::request::serve(gw, req, Some(peer), Some(auth)).await) },
+            )
         } else {
             req.extensions_mut().insert(ConnectInfo(self.peer));
             let router = self.router.clone();

@@ -446,6 +446,157 @@ async fn key_file_reloads_without_restart() {
     assert!(m.contains("mcp_gateway_keys_loaded 3"), "{m}");
 }
 
+/// One HTTP/1.1 connection kept open across requests (reqwest's pool would not promise that).
+struct KeptAlive {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    host: String,
+}
+
+impl KeptAlive {
+    async fn open(stack: &Stack) -> Self {
+        let tcp = tokio::net::TcpStream::connect(stack.gateway_addr)
+            .await
+            .expect("connect");
+        Self {
+            stream: tokio::io::BufReader::new(tcp),
+            host: stack.gateway_addr.to_string(),
+        }
+    }
+
+    /// POSTs a ping to `backend` with `token`; the status, after reading the whole answer.
+    async fn ping(&mut self, backend: &str, token: &str) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
+        let req = format!(
+            "POST /mcp/{backend}/mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: {ACCEPT}\r\nContent-Type: application/json\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(req.as_bytes())
+            .await
+            .expect("write");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect(&line);
+        let (mut length, mut chunked) = (0usize, false);
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("header");
+            if line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().expect("content-length");
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+            assert!(
+                !lower.starts_with("connection: close"),
+                "the gateway closed the connection"
+            );
+        }
+        if !chunked {
+            let mut body = vec![0; length];
+            self.stream.read_exact(&mut body).await.expect("body");
+            return status;
+        }
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("chunk size");
+            let size = usize::from_str_radix(line.trim(), 16).expect("chunk size");
+            let mut chunk = vec![0; size + 2];
+            self.stream.read_exact(&mut chunk).await.expect("chunk");
+            if size == 0 {
+                return status;
+            }
+        }
+    }
+}
+
+/// The gateway remembers the key a connection authenticated with (auth::ConnAuth); on one
+/// kept-alive connection a change of key, a revocation and an expiry still take effect at once.
+#[tokio::test]
+async fn one_connection_follows_key_changes_revocation_and_expiry() {
+    let stack = Stack::start().await;
+    let mut conn = KeptAlive::open(&stack).await;
+    let (reader, writer) = (
+        stack.token("reader").to_owned(),
+        stack.token("writer").to_owned(),
+    );
+    assert_eq!(conn.ping("example-ro", &reader).await, 200);
+    assert_eq!(
+        conn.ping("example-rw", &reader).await,
+        403,
+        "reader may not use rw"
+    );
+    assert_eq!(
+        conn.ping("example-rw", &writer).await,
+        200,
+        "another key, same connection"
+    );
+    assert_eq!(conn.ping("example-rw", &reader).await, 403, "and back");
+    assert_eq!(
+        conn.ping("example-ro", "bm90IGEga2V5IGF0IGFsbCwgbm8=")
+            .await,
+        401
+    );
+
+    // Revocation: a new file without the reader's key.
+    let mut keys: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(&stack.keys_file).unwrap()).unwrap();
+    keys.remove("/mcp-gateway/keys/reader");
+    // And a key that expires in a moment.
+    let (raw, temp) = harness::new_key();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    };
+    let exp = now() + 2;
+    keys.insert(
+        "/mcp-gateway/keys/temp".into(),
+        mcp_gateway::keys::format_entry(&raw, "reader", "temp", Some(exp)).into(),
+    );
+    std::fs::write(&stack.keys_file, serde_json::to_vec(&keys).unwrap()).unwrap();
+    stack.gateway.keys.reload().expect("reload");
+    assert_eq!(
+        conn.ping("example-ro", &reader).await,
+        401,
+        "revoked on the same connection"
+    );
+    assert_eq!(conn.ping("example-rw", &writer).await, 200);
+    assert_eq!(conn.ping("example-ro", &temp).await, 200);
+    assert_eq!(conn.ping("example-ro", &temp).await, 200);
+    while now() < exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        conn.ping("example-ro", &temp).await,
+        401,
+        "expired on the same connection"
+    );
+    let expired = stack
+        .audit_line(|l| l["error"] == "key expired")
+        .await
+        .expect("the expiry is audited");
+    assert_eq!(expired["http_status"], 401, "{expired}");
+    assert!(
+        stack
+            .audit_line(|l| l["error"] == "unknown key")
+            .await
+            .is_some(),
+        "the revocation is audited"
+    );
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let stack = Stack::start().await;
