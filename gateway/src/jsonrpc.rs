@@ -4,6 +4,7 @@
 //! parsers disagree on which duplicate wins, and the backend must act on exactly the message the
 //! gateway authorized. The original bytes are forwarded unchanged.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -98,26 +99,31 @@ impl Reject {
 
 /// Parses and checks one JSON-RPC message.
 pub fn inspect(body: &[u8]) -> Result<Message, Reject> {
-    let value = parse_strict(body).map_err(|e| {
+    let top = parse_envelope(body).map_err(|e| {
         Reject::new(
             StatusCode::BAD_REQUEST,
             code::PARSE_ERROR,
             format!("parse error: {e}"),
         )
     })?;
-    let Value::Object(mut obj) = value else {
-        let what = if value.is_array() {
-            "JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)"
-        } else {
-            "the body must be a JSON-RPC message object"
-        };
-        return Err(Reject::new(
-            StatusCode::BAD_REQUEST,
-            code::INVALID_REQUEST,
-            what,
-        ));
+    let mut obj = match top {
+        Top::Object(env) => env,
+        Top::Array => {
+            return Err(Reject::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                "JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)",
+            ));
+        }
+        Top::Other => {
+            return Err(Reject::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                "the body must be a JSON-RPC message object",
+            ));
+        }
     };
-    let id = obj.remove("id");
+    let id = obj.id.take();
     let invalid = |msg: &str, id: &Option<Value>| {
         Reject::new(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, msg).with_id(id.clone())
     };
@@ -129,15 +135,15 @@ pub fn inspect(body: &[u8]) -> Result<Message, Reject> {
     {
         return Err(invalid("`id` must be a string or an integer", &None));
     }
-    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    if obj.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
         return Err(invalid("`jsonrpc` must be \"2.0\"", &id));
     }
-    let method = match obj.remove("method") {
+    let method = match obj.method.take() {
         None => None,
         Some(Value::String(m)) => Some(m),
         Some(_) => return Err(invalid("`method` must be a string", &id)),
     };
-    let params = obj.remove("params");
+    let params = obj.params.take();
     if let Some(ref p) = params
         && !(p.is_object() || p.is_array())
     {
@@ -146,7 +152,7 @@ pub fn inspect(body: &[u8]) -> Result<Message, Reject> {
     let kind = match (&method, &id) {
         (Some(_), Some(_)) => Kind::Request,
         (Some(_), None) => Kind::Notification,
-        (None, _) if obj.contains_key("result") || obj.contains_key("error") => Kind::Response,
+        (None, _) if obj.result_or_error => Kind::Response,
         (None, _) => {
             return Err(invalid(
                 "a message needs `method`, `result` or `error`",
@@ -254,12 +260,115 @@ pub fn error_body(id: Option<&Value>, code: i64, message: &str) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// Parses JSON, refusing objects with duplicate member names.
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+/// The top level of a body: the members the gateway reads, parsed with [`StrictValue`] (the rest
+/// is checked as strictly and dropped), without building a map for the envelope itself.
+enum Top {
+    Object(Envelope),
+    Array,
+    Other,
+}
+
+#[derive(Default)]
+struct Envelope {
+    jsonrpc: Option<Value>,
+    id: Option<Value>,
+    method: Option<Value>,
+    params: Option<Value>,
+    result_or_error: bool,
+}
+
+/// Parses a body strictly (a member named twice at any depth, or trailing characters, is an
+/// error), taking the envelope's members out as [`inspect`] reads them.
+fn parse_envelope(bytes: &[u8]) -> Result<Top, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = StrictValue.deserialize(&mut de)?;
+    let top = (&mut de).deserialize_any(TopVisitor)?;
     de.end()?;
-    Ok(v)
+    Ok(top)
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_none<E>(self) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Top, A::Error> {
+        // Checked as strictly as a message (a malformed batch is a parse error), then refused.
+        StrictVisitor.visit_seq(seq)?;
+        Ok(Top::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut env = Envelope::default();
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            let v = map.next_value_seed(StrictValue)?;
+            match &*key {
+                "jsonrpc" => env.jsonrpc = Some(v),
+                "id" => env.id = Some(v),
+                "method" => env.method = Some(v),
+                "params" => env.params = Some(v),
+                "result" | "error" => env.result_or_error = true,
+                _ => {}
+            }
+            seen.push(key);
+        }
+        Ok(Top::Object(env))
+    }
+}
+
+/// A member name, borrowed from the body unless it holds escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
 }
 
 struct StrictValue;
@@ -338,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn reads_members_spelled_with_escapes() {
+        let m = inspect(
+            br#"{"jsonrpc":"2.0","\u0069d":3,"\u006dethod":"tools/call","params":{"name":"a"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.id, Some(json!(3)));
+        assert_eq!(m.tool_name(), Some("a"));
+        // Members the gateway does not read are checked and dropped.
+        let m =
+            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"ping","_meta":{"k":[1,2]}}"#).unwrap();
+        assert_eq!(m.kind, Kind::Request);
+    }
+
+    #[test]
     fn kinds() {
         let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert_eq!(n.kind, Kind::Notification);
@@ -352,6 +475,11 @@ mod tests {
             (b"{\"jsonrpc\":\"2.0\"", code::PARSE_ERROR),
             (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#, code::PARSE_ERROR),
             (br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#, code::PARSE_ERROR),
+            // A name spelled with escapes is the same name.
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping","\u006dethod":"tools/call"}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping","x":{"a":1,"\u0061":2}}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping"} {}"#, code::PARSE_ERROR),
+            (br#"[{"a":1,"a":2}]"#, code::PARSE_ERROR),
             (br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}]"#, code::INVALID_REQUEST),
             (br#""hello""#, code::INVALID_REQUEST),
             (br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, code::INVALID_REQUEST),
