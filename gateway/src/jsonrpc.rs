@@ -260,8 +260,9 @@ pub fn error_body(id: Option<&Value>, code: i64, message: &str) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// The top level of a body: the members the gateway reads, parsed with [`StrictValue`] (the rest
-/// is checked as strictly and dropped), without building a map for the envelope itself.
+/// The top level of a body. An object's members the gateway reads are parsed with
+/// [`StrictValue`] (the rest is checked as strictly and dropped), without building a map for the
+/// envelope itself.
 enum Top {
     Object(Envelope),
     Array,
@@ -281,46 +282,28 @@ struct Envelope {
 /// error), taking the envelope's members out as [`inspect`] reads them.
 fn parse_envelope(bytes: &[u8]) -> Result<Top, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let top = (&mut de).deserialize_any(TopVisitor)?;
+    let top = if bytes.trim_ascii_start().first() == Some(&b'{') {
+        Top::Object((&mut de).deserialize_map(EnvelopeVisitor)?)
+    } else {
+        // Anything else is refused; a malformed batch or value is still a parse error.
+        match StrictValue.deserialize(&mut de)? {
+            Value::Array(_) => Top::Array,
+            _ => Top::Other,
+        }
+    };
     de.end()?;
     Ok(top)
 }
 
-struct TopVisitor;
+struct EnvelopeVisitor;
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top;
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a JSON object")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_none<E>(self) -> Result<Top, E> {
-        Ok(Top::Other)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Top, A::Error> {
-        // Checked as strictly as a message (a malformed batch is a parse error), then refused.
-        StrictVisitor.visit_seq(seq)?;
-        Ok(Top::Array)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
         let mut env = Envelope::default();
         let mut seen: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -338,7 +321,7 @@ impl<'de> Visitor<'de> for TopVisitor {
             }
             seen.push(key);
         }
-        Ok(Top::Object(env))
+        Ok(env)
     }
 }
 
@@ -458,6 +441,9 @@ mod tests {
         let m =
             inspect(br#"{"jsonrpc":"2.0","id":1,"method":"ping","_meta":{"k":[1,2]}}"#).unwrap();
         assert_eq!(m.kind, Kind::Request);
+        // Whitespace before the object.
+        let m = inspect(b" \r\n\t{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n").unwrap();
+        assert_eq!(m.id, Some(json!(2)));
     }
 
     #[test]

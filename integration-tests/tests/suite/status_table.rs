@@ -446,9 +446,10 @@ async fn key_file_reloads_without_restart() {
     assert!(m.contains("mcp_gateway_keys_loaded 3"), "{m}");
 }
 
-/// One HTTP/1.1 connection kept open across requests (reqwest's pool would not promise that).
+/// One HTTP/1.1 connection kept open across requests (reqwest's pool would not promise that):
+/// hyper's connection API, which fails a request rather than open another connection.
 struct KeptAlive {
-    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
     host: String,
 }
 
@@ -457,67 +458,37 @@ impl KeptAlive {
         let tcp = tokio::net::TcpStream::connect(stack.gateway_addr)
             .await
             .expect("connect");
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
         Self {
-            stream: tokio::io::BufReader::new(tcp),
+            sender,
             host: stack.gateway_addr.to_string(),
         }
     }
 
     /// POSTs a ping to `backend` with `token`; the status, after reading the whole answer.
     async fn ping(&mut self, backend: &str, token: &str) -> u16 {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        use http_body_util::BodyExt;
         let body = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
-        let req = format!(
-            "POST /mcp/{backend}/mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: {ACCEPT}\r\nContent-Type: application/json\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
-            self.host,
-            body.len()
-        );
-        self.stream
-            .get_mut()
-            .write_all(req.as_bytes())
+        let req = http::Request::post(format!("/mcp/{backend}/mcp"))
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        self.sender
+            .ready()
             .await
-            .expect("write");
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await.expect("status line");
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect(&line);
-        let (mut length, mut chunked) = (0usize, false);
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).await.expect("header");
-            if line == "\r\n" {
-                break;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().expect("content-length");
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-            assert!(
-                !lower.starts_with("connection: close"),
-                "the gateway closed the connection"
-            );
-        }
-        if !chunked {
-            let mut body = vec![0; length];
-            self.stream.read_exact(&mut body).await.expect("body");
-            return status;
-        }
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).await.expect("chunk size");
-            let size = usize::from_str_radix(line.trim(), 16).expect("chunk size");
-            let mut chunk = vec![0; size + 2];
-            self.stream.read_exact(&mut chunk).await.expect("chunk");
-            if size == 0 {
-                return status;
-            }
-        }
+            .expect("the connection is still open");
+        let resp = self.sender.send_request(req).await.expect("an answer");
+        let status = resp.status().as_u16();
+        resp.into_body().collect().await.expect("the whole body");
+        status
     }
 }
 
