@@ -360,14 +360,12 @@ fn release(lease: &mut Option<Lease>) {
     }
 }
 
-/// The response ended normally: the outcome is what the observer saw (or the status says).
+/// The response ended normally: the outcome is what the observer saw (or the status says),
+/// read once the answer has gone out (see `request::Settle`).
 fn end_of_stream(tap: &mut Tap, guard: &mut AuditGuard, status: u16) {
-    let (verdict, error) = match tap {
-        Tap::ToolOutcome(obs) => {
-            obs.finish();
-            obs.verdict.take().unwrap_or((outcome::OK, None))
-        }
-        Tap::FilterSse { parser, .. } => {
+    match std::mem::replace(tap, Tap::None) {
+        Tap::ToolOutcome(obs) => guard.finish_observed(status, obs),
+        Tap::FilterSse { mut parser, .. } => {
             let rest = parser.take_rest();
             if !rest.is_empty() {
                 // Filtered mode cannot read an unterminated event, so it is not passed on.
@@ -376,18 +374,32 @@ fn end_of_stream(tap: &mut Tap, guard: &mut AuditGuard, status: u16) {
                     "dropping an unterminated SSE event from a filtered tools/list"
                 );
             }
-            (outcome::OK, None)
+            guard.finish(status, by_status(status, outcome::OK), None);
         }
-        Tap::None => (outcome::OK, None),
-    };
-    let verdict = match status {
+        Tap::None => guard.finish(status, by_status(status, outcome::OK), None),
+    }
+}
+
+/// The outcome of a `tools/call` answer that ended normally: what `obs` read in it, unless the
+/// status says otherwise.
+pub(crate) fn observed_outcome(
+    status: u16,
+    mut obs: OutcomeObserver,
+) -> (&'static str, Option<String>) {
+    obs.finish();
+    let (verdict, error) = obs.verdict.take().unwrap_or((outcome::OK, None));
+    (by_status(status, verdict), error)
+}
+
+/// An answer's status overrides what its body said: 5xx is the backend's failure; 4xx is the
+/// backend refusing the request itself (bad parameters, unsupported version...): the caller's
+/// error, not an unhealthy backend.
+fn by_status(status: u16, verdict: &'static str) -> &'static str {
+    match status {
         500.. => outcome::UPSTREAM_ERROR,
-        // The backend refused the request itself (bad parameters, unsupported version...):
-        // the caller's error, not an unhealthy backend.
         400..500 => outcome::TOOL_ERROR,
         _ => verdict,
-    };
-    guard.finish(status, verdict, error);
+    }
 }
 
 fn filter_events(events: Vec<sse::Event>, access: &ToolAccess) -> Bytes {

@@ -496,6 +496,9 @@ struct Pending {
     series: Arc<BackendSeries>,
     /// The request's span, when traces are on.
     span: Option<crate::trace::RequestSpan>,
+    /// A tool call's arguments as sent, redacted and bounded into the record by [`Settle`]
+    /// (off the request's path), with the cap in bytes.
+    args: Option<(serde_json::Value, usize)>,
 }
 
 impl AuditGuard {
@@ -536,6 +539,7 @@ impl AuditGuard {
                 gw: gw.clone(),
                 series: gw.unknown_series.clone(),
                 span,
+                args: None,
             })),
             answer: None,
         }
@@ -587,9 +591,8 @@ impl AuditGuard {
         if let Some(tool) = m.tool_name() {
             p.record.kind = audit::KIND_TOOL_CALL;
             p.record.tool_name = Some(mcp_common::output::cut_str(tool, 256).0.to_owned());
-            let mut args = m.tool_args().cloned().unwrap_or(serde_json::Value::Null);
-            mcp_common::redact::redact_json(&mut args);
-            p.record.tool_args = Some(mcp_common::output::bound_json(args, max_args).0);
+            let args = m.tool_args().cloned().unwrap_or(serde_json::Value::Null);
+            p.args = Some((args, max_args));
         }
     }
 
@@ -673,19 +676,104 @@ impl AuditGuard {
         resp
     }
 
-    /// Writes the audit line and the metrics. Later calls do nothing.
+    /// Decides the request's outcome: the audit line and the metrics follow once the answer
+    /// has gone out ([`Settle`]). Later calls do nothing.
     pub(crate) fn finish(&mut self, status: u16, outcome: &'static str, error: Option<String>) {
-        let Some(p) = self.pending.take() else { return };
+        self.settle(status, Verdict::Known(outcome, error));
+    }
+
+    /// Like [`AuditGuard::finish`] for a `tools/call` answer read to the end: the observer's
+    /// buffered answer is read for the tool's outcome after the answer has gone out.
+    pub(crate) fn finish_observed(&mut self, status: u16, observer: OutcomeObserver) {
+        self.settle(status, Verdict::Observe(observer));
+    }
+
+    fn settle(&mut self, status: u16, verdict: Verdict) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let elapsed = pending.started.elapsed();
+        Settle(Some(Settled {
+            pending,
+            status,
+            verdict,
+            elapsed,
+        }))
+        .defer();
+    }
+}
+
+/// How a request's outcome is known.
+#[derive(Debug)]
+enum Verdict {
+    Known(&'static str, Option<String>),
+    /// A `tools/call` answer that ended normally: what its observer read (or the status says).
+    Observe(OutcomeObserver),
+}
+
+/// A request whose answer is decided: what is left is the audit record's last fields, its line
+/// and the metrics. That work runs in a task of its own on the same serving thread, after the
+/// connection's task has written the answer and yielded, so a response is not held back by
+/// its audit line (about a tenth of a proxied call's instructions, and under light load the
+/// wake-up of the audit writer). It runs exactly once: when that task runs, or, if the task
+/// never runs (the runtime is shutting down), when it is dropped. The in-flight gauge falls
+/// only then, so a drain also waits for these.
+#[derive(Debug)]
+struct Settle(Option<Settled>);
+
+#[derive(Debug)]
+struct Settled {
+    pending: Box<Pending>,
+    status: u16,
+    verdict: Verdict,
+    elapsed: std::time::Duration,
+}
+
+impl Settle {
+    fn defer(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move { drop(self) });
+            }
+            Err(_) => drop(self),
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.complete();
+        }
+    }
+}
+
+impl Settled {
+    fn complete(self) {
+        let Settled {
+            pending,
+            status,
+            verdict,
+            elapsed,
+        } = self;
         let Pending {
             mut record,
-            started,
+            started: _,
             gw,
             series,
             span,
-        } = *p;
-        let elapsed = started.elapsed();
+            args,
+        } = *pending;
+        let (outcome, error) = match verdict {
+            Verdict::Known(o, e) => (o, e),
+            Verdict::Observe(observer) => proxy::observed_outcome(status, observer),
+        };
         record.http_status = status;
         record.outcome = outcome;
+        if let Some((mut args, max)) = args {
+            mcp_common::redact::redact_json(&mut args);
+            record.tool_args = Some(mcp_common::output::bound_json(args, max).0);
+        }
         // Error texts can echo what a backend or client sent: redact them like tool_args.
         record.error = error.map(|e| mcp_common::redact::redact_text(&e).unwrap_or(e));
         record.duration_ms = elapsed.as_millis() as u64;
@@ -725,5 +813,77 @@ impl Drop for AuditGuard {
             };
             self.finish(status, outcome, Some(error));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditSink;
+    use crate::config::Config;
+    use crate::metrics::Metrics;
+
+    fn gateway() -> Arc<Gateway> {
+        let text = "listen: 127.0.0.1:0\nkeys_file: /nonexistent/mcp-gateway-keys.json\nbackends:\n  b: http://127.0.0.1:9/mcp\nroleMapping:\n  reader: [b]\n";
+        let (config, _) = Config::parse(text).expect("test config");
+        let metrics = Metrics::new();
+        Gateway::new(config, AuditSink::memory(metrics.clone()), metrics)
+    }
+
+    fn guard(gw: &Arc<Gateway>) -> AuditGuard {
+        let (parts, ()) = http::Request::post("/mcp/b/mcp")
+            .body(())
+            .unwrap()
+            .into_parts();
+        AuditGuard::start(gw, "b", &parts, None)
+    }
+
+    #[test]
+    fn a_request_is_audited_once_after_its_answer_also_when_the_runtime_stops_first() {
+        let gw = gateway();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut g = guard(&gw);
+            g.finish(200, outcome::OK, None);
+            g.finish(500, outcome::UPSTREAM_ERROR, None);
+            // Not yet: the line follows once this task yields (the answer has been written).
+            assert!(gw.audit.lines().is_empty());
+            assert_eq!(gw.metrics.in_flight.get(), 1);
+            drop(g);
+            tokio::task::yield_now().await;
+            let lines = gw.audit.lines();
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert_eq!(lines[0]["http_status"], 200);
+            assert_eq!(lines[0]["outcome"], "ok");
+            assert_eq!(gw.metrics.in_flight.get(), 0);
+        });
+        // A runtime that stops before the settling task ran: written when the task is dropped.
+        rt.block_on(async {
+            let mut g = guard(&gw);
+            g.finish(
+                502,
+                outcome::UPSTREAM_ERROR,
+                Some("backend went away".into()),
+            );
+        });
+        assert_eq!(gw.audit.lines().len(), 1);
+        drop(rt);
+        let lines = gw.audit.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[1]["http_status"], 502);
+        assert_eq!(lines[1]["outcome"], "upstream_error");
+        assert_eq!(lines[1]["error"], "backend went away");
+        // Outside a runtime: written at once.
+        let mut g = guard(&gw);
+        g.finish(200, outcome::OK, None);
+        assert_eq!(gw.audit.lines().len(), 3);
+        // A guard dropped without an answer (the client left): one line, 499.
+        drop(guard(&gw));
+        let lines = gw.audit.lines();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[3]["http_status"], 499);
+        assert_eq!(gw.metrics.in_flight.get(), 0);
     }
 }
