@@ -223,21 +223,35 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<B> Tapped<B> {
+impl<B: Body> Tapped<B> {
     pub fn new(inner: B, tap: Tap, guard: AuditGuard, status: u16) -> Self {
-        Self {
+        let mut tapped = Self {
             inner,
             tap,
             guard,
             status,
             ended: false,
             lease: None,
+        };
+        // An answer that is complete with its headers (a notification's 202, a 204) has no
+        // body to poll, and the server does not poll it: hyper drops such a body unread once
+        // the head says there is none. Settled here, or its drop would read as a client that
+        // left (499 and a client disconnect) and close a reusable upstream connection.
+        if tapped.inner.is_end_stream() {
+            tapped.ended = true;
+            end_of_stream(&mut tapped.tap, &mut tapped.guard, status);
         }
+        tapped
     }
 
-    /// Returns `lease` to its pool once this body has been read to the end.
+    /// Returns `lease` to its pool once this body has been read to the end (at once when it
+    /// already is).
     pub fn with_lease(mut self, lease: Lease) -> Self {
-        self.lease = Some(lease);
+        if self.ended {
+            lease.release();
+        } else {
+            self.lease = Some(lease);
+        }
         self
     }
 }

@@ -2,6 +2,7 @@
 //! request leaves; plus key reload, health, metrics, SSE list filtering and session binding.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -471,8 +472,19 @@ impl KeptAlive {
 
     /// POSTs a ping to `backend` with `token`; the status, after reading the whole answer.
     async fn ping(&mut self, backend: &str, token: &str) -> u16 {
+        self.post(
+            backend,
+            token,
+            json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+        )
+        .await
+        .0
+    }
+
+    /// POSTs `body` to `backend` with `token`; the status and the whole answer.
+    async fn post(&mut self, backend: &str, token: &str, body: Value) -> (u16, bytes::Bytes) {
         use http_body_util::BodyExt;
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
+        let body = body.to_string();
         let req = http::Request::post(format!("/mcp/{backend}/mcp"))
             .header("host", &self.host)
             .header("authorization", format!("Bearer {token}"))
@@ -487,9 +499,101 @@ impl KeptAlive {
             .expect("the connection is still open");
         let resp = self.sender.send_request(req).await.expect("an answer");
         let status = resp.status().as_u16();
-        resp.into_body().collect().await.expect("the whole body");
-        status
+        let body = resp.into_body().collect().await.expect("the whole body");
+        (status, body.to_bytes())
     }
+}
+
+/// A TCP relay on loopback in front of `to` that counts the connections it accepts.
+async fn counting_relay(to: String, ct: CancellationToken) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let mut client = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((c, _)) => c,
+                    Err(_) => return,
+                },
+                () = ct.cancelled() => return,
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            let to = to.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// A notification's answer is a 202 without a body, complete with its headers: it is audited
+/// as answered (not as a client that left), counts no client disconnect, and the upstream
+/// connection it used serves the next request.
+#[tokio::test]
+async fn notifications_are_audited_as_answered_and_keep_their_upstream_connection() {
+    let ct = CancellationToken::new();
+    let backend = harness::example_backend("ro", None, ct.clone()).await;
+    let (relay, accepted) = counting_relay(backend.to_string(), ct.clone()).await;
+    let stack = Stack::start_with(|text| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("example-ro:"))
+            .expect("the RO backend's line")
+            .to_owned();
+        *text = text.replace(&line, &format!("  example-ro: http://{relay}/mcp"));
+    })
+    .await;
+    let reader = stack.token("reader").to_owned();
+    let mut conn = KeptAlive::open(&stack).await;
+    for i in 0..3 {
+        let (status, body) = conn
+            .post(
+                "example-ro",
+                &reader,
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+        assert_eq!((status, body.len()), (202, 0), "notification {i}");
+        let (status, body) = conn
+            .post(
+                "example-ro",
+                &reader,
+                json!({"jsonrpc": "2.0", "id": i, "method": "ping"}),
+            )
+            .await;
+        assert_eq!(status, 200, "ping {i}: {body:?}");
+    }
+    let lines = stack.audit_lines(6).await;
+    let notes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["method"] == "notifications/initialized")
+        .collect();
+    assert_eq!(notes.len(), 3, "{lines:#?}");
+    for l in notes {
+        assert_eq!(l["http_status"], 202, "{l}");
+        assert_eq!(l["outcome"], "ok", "{l}");
+        assert!(
+            l.get("error").is_none(),
+            "no error on an answered notification: {l}"
+        );
+    }
+    let m = stack.metrics.render();
+    for l in m.lines() {
+        if l.starts_with("mcp_gateway_client_disconnects_total{") {
+            assert!(l.ends_with(" 0"), "no client left: {l}");
+        }
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one upstream connection for all six requests"
+    );
+    ct.cancel();
 }
 
 /// The gateway remembers the key a connection authenticated with (auth::ConnAuth); on one
