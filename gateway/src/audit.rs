@@ -7,6 +7,7 @@
 //! sleeps until the next one wakes it. Under load a request costs neither a thread wake-up nor
 //! a `write(2)` of its own (see docs/benchmarks.md).
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::keys::Identity;
 use crate::metrics::Metrics;
 
 /// `outcome` values.
@@ -34,9 +36,10 @@ pub struct Record {
     pub kind: &'static str,
     pub ts: String,
     pub request_id: String,
-    pub user: Option<String>,
-    pub role: Option<String>,
-    pub key_id: Option<String>,
+    /// Who sent the request: written as `user`, `role` and `key_id` (null before the key was
+    /// checked).
+    #[serde(flatten)]
+    pub who: Who,
     pub backend: String,
     /// JSON-RPC method, when the body held one.
     pub method: Option<String>,
@@ -44,7 +47,8 @@ pub struct Record {
     pub tool_args: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonrpc_id: Option<Value>,
-    pub http_method: String,
+    /// `POST`, `GET`, `DELETE`... (a static string for the standard methods).
+    pub http_method: Cow<'static, str>,
     pub http_status: u16,
     pub outcome: &'static str,
     pub duration_ms: u64,
@@ -59,6 +63,54 @@ pub struct Record {
     /// The request's OpenTelemetry trace id, when traces are on and the request was sampled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+}
+
+/// The identity of a request's key, shared with the key table rather than copied into every
+/// record.
+#[derive(Debug, Clone, Default)]
+pub struct Who(pub Option<Arc<Identity>>);
+
+impl Who {
+    pub fn user(&self) -> Option<&str> {
+        self.0.as_deref().map(|i| &*i.user)
+    }
+    pub fn role(&self) -> Option<&str> {
+        self.0.as_deref().map(|i| &*i.role)
+    }
+    pub fn key_id(&self) -> Option<&str> {
+        self.0.as_deref().map(|i| &*i.key_id)
+    }
+}
+
+impl Serialize for Who {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("user", &self.user())?;
+        m.serialize_entry("role", &self.role())?;
+        m.serialize_entry("key_id", &self.key_id())?;
+        m.end()
+    }
+}
+
+/// An HTTP method's name: borrowed for the standard ones, so a request does not allocate it.
+pub fn method_name(m: &http::Method) -> Cow<'static, str> {
+    use http::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::DELETE, "DELETE"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    STANDARD.iter().find(|(k, _)| k == m).map_or_else(
+        || Cow::Owned(m.as_str().to_owned()),
+        |(_, n)| Cow::Borrowed(*n),
+    )
 }
 
 pub const KIND_TOOL_CALL: &str = "mcp_tool_call";
@@ -372,6 +424,36 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn standard_methods_are_not_copied_and_the_identity_is_written_as_three_members() {
+        assert!(matches!(
+            method_name(&http::Method::POST),
+            Cow::Borrowed("POST")
+        ));
+        assert!(matches!(
+            method_name(&http::Method::DELETE),
+            Cow::Borrowed("DELETE")
+        ));
+        let odd = http::Method::from_bytes(b"PROPFIND").unwrap();
+        assert!(matches!(method_name(&odd), Cow::Owned(s) if s == "PROPFIND"));
+        let r = Record {
+            who: Who(Some(Arc::new(
+                crate::keys::parse_entry(&format!("{}:reader/alice", "ab".repeat(32))).unwrap(),
+            ))),
+            http_method: method_name(&http::Method::GET),
+            ..Default::default()
+        };
+        let v: Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["role"], "reader");
+        assert_eq!(v["key_id"], "abababab");
+        let anonymous: Value = serde_json::to_value(Record::default()).unwrap();
+        for k in ["user", "role", "key_id"] {
+            assert_eq!(anonymous[k], Value::Null, "{k}");
+        }
+        assert_eq!(v["http_method"], "GET");
     }
 
     struct Broken;

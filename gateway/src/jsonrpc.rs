@@ -60,6 +60,14 @@ impl Message {
             .flatten()
     }
 
+    /// Like [`Message::tool_args`], moving the arguments out of the message.
+    pub fn take_tool_args(&mut self) -> Option<Value> {
+        if self.method.as_deref() != Some("tools/call") {
+            return None;
+        }
+        self.params.as_mut()?.as_object_mut()?.remove("arguments")
+    }
+
     /// The value MCP 2026-07-28 mirrors in the `Mcp-Name` header for this method.
     pub fn header_name(&self) -> Option<&str> {
         let key = match self.method.as_deref()? {
@@ -135,7 +143,7 @@ pub fn inspect(body: &[u8]) -> Result<Message, Reject> {
     {
         return Err(invalid("`id` must be a string or an integer", &None));
     }
-    if obj.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+    if !obj.jsonrpc_2 {
         return Err(invalid("`jsonrpc` must be \"2.0\"", &id));
     }
     let method = match obj.method.take() {
@@ -271,7 +279,8 @@ enum Top {
 
 #[derive(Default)]
 struct Envelope {
-    jsonrpc: Option<Value>,
+    /// `jsonrpc` is the string `2.0` (read without copying it).
+    jsonrpc_2: bool,
     id: Option<Value>,
     method: Option<Value>,
     params: Option<Value>,
@@ -305,23 +314,86 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
         let mut env = Envelope::default();
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        // The envelope's own members by bit; any other name in a list (rare: allocated only
+        // when one comes).
+        let mut seen_known = 0u8;
+        let mut seen_other: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if seen.contains(&key) {
+            let bit = match &*key {
+                "jsonrpc" => 1,
+                "id" => 2,
+                "method" => 4,
+                "params" => 8,
+                "result" => 16,
+                "error" => 32,
+                _ => 0,
+            };
+            let again = if bit == 0 {
+                seen_other.contains(&key)
+            } else {
+                seen_known & bit != 0
+            };
+            if again {
                 return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
             }
-            let v = map.next_value_seed(StrictValue)?;
-            match &*key {
-                "jsonrpc" => env.jsonrpc = Some(v),
-                "id" => env.id = Some(v),
-                "method" => env.method = Some(v),
-                "params" => env.params = Some(v),
-                "result" | "error" => env.result_or_error = true,
-                _ => {}
+            seen_known |= bit;
+            if bit == 1 {
+                env.jsonrpc_2 = map.next_value_seed(Version)?;
+                continue;
             }
-            seen.push(key);
+            let v = map.next_value_seed(StrictValue)?;
+            match bit {
+                2 => env.id = Some(v),
+                4 => env.method = Some(v),
+                8 => env.params = Some(v),
+                16 | 32 => env.result_or_error = true,
+                _ => seen_other.push(key),
+            }
         }
         Ok(env)
+    }
+}
+
+/// Whether a value is the string `2.0`; any other value is still read as strictly as
+/// [`StrictValue`] reads it.
+struct Version;
+
+impl<'de> DeserializeSeed<'de> for Version {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Version {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(v == "2.0")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        StrictVisitor.visit_seq(seq).map(|_| false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        StrictVisitor.visit_map(map).map(|_| false)
     }
 }
 
@@ -422,11 +494,23 @@ mod tests {
 
     #[test]
     fn reads_a_tool_call() {
-        let m = inspect(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"eks_get_pods","arguments":{"namespace":"production"}}}"#).unwrap();
+        let mut m = inspect(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"eks_get_pods","arguments":{"namespace":"production"}}}"#).unwrap();
         assert_eq!(m.kind, Kind::Request);
         assert_eq!(m.id, Some(json!(7)));
         assert_eq!(m.tool_name(), Some("eks_get_pods"));
         assert_eq!(m.tool_args(), Some(&json!({"namespace": "production"})));
+        // Taken for the audit record: the name (policy, `Mcp-Name`) stays.
+        assert_eq!(m.take_tool_args(), Some(json!({"namespace": "production"})));
+        assert_eq!(m.tool_args(), None);
+        assert_eq!(m.tool_name(), Some("eks_get_pods"));
+        assert_eq!(m.header_name(), Some("eks_get_pods"));
+        // Only a tool call has tool arguments.
+        let mut other = inspect(
+            br#"{"jsonrpc":"2.0","id":8,"method":"prompts/get","params":{"name":"p","arguments":{"a":"1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(other.take_tool_args(), None);
+        assert!(other.params.unwrap().get("arguments").is_some());
     }
 
     #[test]
@@ -452,6 +536,9 @@ mod tests {
         assert_eq!(n.kind, Kind::Notification);
         let r = inspect(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
         assert_eq!(r.kind, Kind::Response);
+        // The version spelled with an escape is the same string.
+        let e = inspect(br#"{"jsonrpc":"2\u002e0","id":1,"method":"ping","x":1,"y":2}"#).unwrap();
+        assert_eq!(e.method.as_deref(), Some("ping"));
     }
 
     #[test]
@@ -469,6 +556,12 @@ mod tests {
             (br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}]"#, code::INVALID_REQUEST),
             (br#""hello""#, code::INVALID_REQUEST),
             (br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":2.0,"id":1,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":["2.0"],"id":1,"method":"ping"}"#, code::INVALID_REQUEST),
+            (br#"{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"ping"}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":{"a":1,"a":2},"id":1,"method":"ping"}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping","x":1,"\u0078":2}"#, code::PARSE_ERROR),
+            (br#"{"jsonrpc":"2.0","id":1,"result":{},"result":{}}"#, code::PARSE_ERROR),
             (br#"{"id":1,"method":"ping"}"#, code::INVALID_REQUEST),
             (br#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#, code::INVALID_REQUEST),
             (br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, code::INVALID_REQUEST),

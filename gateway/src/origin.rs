@@ -5,6 +5,8 @@
 //! `allowed_hosts`). With `allowed_hosts` set, a request for any other Host is refused too, so
 //! a DNS name rebound to the gateway's address gets nowhere even before authentication.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
 use crate::config::Config;
@@ -15,12 +17,13 @@ pub fn check(
     headers: &HeaderMap,
     uri_authority: Option<&str>,
 ) -> Result<(), String> {
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or(uri_authority)
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let host = lowercase(
+        headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or(uri_authority)
+            .unwrap_or(""),
+    );
     if !config.allowed_hosts.is_empty() && !host_allowed(&config.allowed_hosts, &host) {
         return Err(format!("Host `{host}` is not allowed"));
     }
@@ -45,6 +48,16 @@ pub fn check(
     Err(format!(
         "Origin `{origin}` is not allowed (browsers need allowed_origins)"
     ))
+}
+
+/// `s` in lower case, copied only when it has upper-case letters (a request's Host rarely
+/// does).
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// `entry` with a port matches `host:port` exactly; without a port it matches the host part.

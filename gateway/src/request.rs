@@ -156,8 +156,8 @@ pub async fn serve(
             Err(r) => return guard.reject(r, outcome::DENIED),
         };
         match jsonrpc::inspect(&bytes) {
-            Ok(m) => {
-                guard.message(&m, gw.config.audit.max_args_bytes);
+            Ok(mut m) => {
+                guard.message(&mut m, gw.config.audit.max_args_bytes);
                 (bytes, Some(m))
             }
             Err(r) => return guard.reject(r, outcome::DENIED),
@@ -518,7 +518,7 @@ impl AuditGuard {
                 .encode_lower(&mut uuid::Uuid::encode_buffer())
                 .to_owned(),
             backend: backend.to_owned(),
-            http_method: parts.method.as_str().to_owned(),
+            http_method: audit::method_name(&parts.method),
             protocol_version: parts
                 .headers
                 .get("mcp-protocol-version")
@@ -565,11 +565,9 @@ impl AuditGuard {
             .map_or("", |p| p.record.backend.as_str())
     }
 
-    fn identify(&mut self, id: &Identity) {
+    fn identify(&mut self, id: &Arc<Identity>) {
         if let Some(p) = &mut self.pending {
-            p.record.user = Some(id.user.to_string());
-            p.record.role = Some(id.role.to_string());
-            p.record.key_id = Some(id.key_id.to_string());
+            p.record.who = audit::Who(Some(id.clone()));
         }
     }
 
@@ -581,7 +579,9 @@ impl AuditGuard {
         }
     }
 
-    fn message(&mut self, m: &Message, max_args: usize) {
+    /// Takes what the audit line needs from the message; a tool call's arguments move into
+    /// the record (nothing after this reads them).
+    fn message(&mut self, m: &mut Message, max_args: usize) {
         let Some(p) = &mut self.pending else { return };
         p.record.method = m
             .method
@@ -591,7 +591,7 @@ impl AuditGuard {
         if let Some(tool) = m.tool_name() {
             p.record.kind = audit::KIND_TOOL_CALL;
             p.record.tool_name = Some(mcp_common::output::cut_str(tool, 256).0.to_owned());
-            let args = m.tool_args().cloned().unwrap_or(serde_json::Value::Null);
+            let args = m.take_tool_args().unwrap_or(serde_json::Value::Null);
             p.args = Some((args, max_args));
         }
     }

@@ -23,7 +23,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,12 +30,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
+use tower::util::Oneshot;
 
 use crate::app::{Gateway, app};
 use crate::audit::AuditSink;
@@ -257,12 +258,11 @@ impl Worker {
                             }
                         };
                         let _ = tcp.set_nodelay(true);
-                        let svc = ConnService {
-                            gw: gw.clone(),
-                            router: router.clone(),
-                            peer,
-                            auth: Arc::default(),
-                        };
+                        let (gw, router) = (gw.clone(), router.clone());
+                        let auth = Arc::new(crate::auth::ConnAuth::default());
+                        let svc = hyper::service::service_fn(move |req| {
+                            route(req, &gw, &router, peer, &auth)
+                        });
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), svc));
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
@@ -291,34 +291,29 @@ impl Worker {
     }
 }
 
-/// The service of one client connection.
-#[derive(Clone)]
-struct ConnService {
-    gw: Arc<Gateway>,
-    router: Router,
+/// One request of a client connection: MCP requests straight to [`crate::request::serve`],
+/// the rest through the router. The future is not boxed: hyper keeps one slot per connection
+/// for the request in flight, so a request allocates nothing for it (the boxed future was
+/// 2.7 KB, beyond glibc's per-thread cache; see docs/benchmarks.md). `auth` is the
+/// connection's memo of the key it last accepted.
+fn route(
+    req: http::Request<Incoming>,
+    gw: &Arc<Gateway>,
+    router: &Router,
     peer: SocketAddr,
-    /// The key this connection last authenticated with.
-    auth: Arc<crate::auth::ConnAuth>,
-}
-
-impl hyper::service::Service<http::Request<Incoming>> for ConnService {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        let mut req = req.map(Body::new);
-        if crate::request::is_mcp_route(req.uri().path()) {
-            let gw = self.gw.clone();
-            let peer = self.peer;
-            let auth = self.auth.clone();
-            Box::pin(
-                async move { Ok(crate::request::serve(gw, req, Some(peer), Some(auth)).await) },
-            )
-        } else {
-            req.extensions_mut().insert(ConnectInfo(self.peer));
-            let router = self.router.clone();
-            Box::pin(router.oneshot(req))
-        }
+    auth: &Arc<crate::auth::ConnAuth>,
+) -> Either<impl Future<Output = ServeResult> + Send + use<>, Oneshot<Router, http::Request<Body>>>
+{
+    let mut req = req.map(Body::new);
+    if crate::request::is_mcp_route(req.uri().path()) {
+        let (gw, auth) = (gw.clone(), auth.clone());
+        Either::Left(
+            async move { Ok(crate::request::serve(gw, req, Some(peer), Some(auth)).await) },
+        )
+    } else {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        Either::Right(router.clone().oneshot(req))
     }
 }
+
+type ServeResult = std::result::Result<Response, Infallible>;

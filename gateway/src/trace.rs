@@ -107,18 +107,18 @@ impl RequestSpan {
                 "mcp_gateway.response_bytes",
                 i64::try_from(r.response_bytes).unwrap_or(i64::MAX),
             ),
-            KeyValue::new("http.request.method", r.http_method.clone()),
+            KeyValue::new("http.request.method", r.http_method.to_string()),
             KeyValue::new("http.response.status_code", i64::from(r.http_status)),
         ];
-        let mut opt = |key: &'static str, v: &Option<String>| {
+        let mut opt = |key: &'static str, v: Option<&str>| {
             if let Some(v) = v {
-                attrs.push(KeyValue::new(key, v.clone()));
+                attrs.push(KeyValue::new(key, v.to_owned()));
             }
         };
-        opt("user.id", &r.user);
-        opt("mcp_gateway.role", &r.role);
-        opt("mcp_gateway.key_id", &r.key_id);
-        opt("mcp.protocol.version", &r.protocol_version);
+        opt("user.id", r.who.user());
+        opt("mcp_gateway.role", r.who.role());
+        opt("mcp_gateway.key_id", r.who.key_id());
+        opt("mcp.protocol.version", r.protocol_version.as_deref());
         if let Some(m) = method {
             attrs.push(KeyValue::new(
                 "mcp.method.name",
@@ -161,7 +161,7 @@ mod tests {
     fn span_names_stay_few() {
         let rec = |method: Option<&str>, http: &str| Record {
             method: method.map(str::to_owned),
-            http_method: http.to_owned(),
+            http_method: http.to_owned().into(),
             ..Default::default()
         };
         assert_eq!(
