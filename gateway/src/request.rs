@@ -2,6 +2,7 @@
 //! check Host/Origin and the key -> find the backend -> read the message -> authorize -> proxy
 //! -> audit.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -98,147 +99,160 @@ pub fn is_mcp_route(path: &str) -> bool {
 
 /// One MCP request, from the client at `client`, on a connection with the authentication memo
 /// `conn` (see [`auth::ConnAuth`]; `None` authenticates from scratch).
-pub async fn serve(
+///
+/// Not an `async fn`: an async function's future keeps each argument twice (as passed, and as
+/// the local it is moved into), and this future is held for every request in flight (hyper
+/// keeps a slot of its size per connection). `serve_parts`'s block uses the request's parts
+/// as captured, and nothing that is only handed on is kept in a local across an `.await`.
+pub fn serve(
     gw: Arc<Gateway>,
     req: Request,
     client: Option<std::net::SocketAddr>,
     conn: Option<Arc<auth::ConnAuth>>,
-) -> Response {
+) -> impl Future<Output = Response> + Send {
     let (parts, body) = req.into_parts();
-    let segment = backend_segment(parts.uri.path()).unwrap_or_default();
-    let mut guard = AuditGuard::start(&gw, segment, &parts, client);
-    if gw.health.is_shutting_down() {
-        let mut r = guard.reject(
-            Reject::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code::UNAVAILABLE,
-                "the gateway is shutting down; retry",
-            ),
-            outcome::UPSTREAM_ERROR,
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
-    }
+    serve_parts(gw, parts, body, client, conn)
+}
 
-    let identity = match admit(&gw, &parts, conn.as_deref(), &mut guard) {
-        Ok(id) => id,
-        Err(()) => return guard.into_response(),
-    };
-
-    // Find the backend.
-    let Some(backend) = gw.config.backends.get(segment) else {
-        let msg = format!("unknown backend `{}`", guard.backend());
-        return guard.reject(
-            Reject::new(StatusCode::NOT_FOUND, code::NOT_FOUND, msg),
-            outcome::DENIED,
-        );
-    };
-    guard.known_backend(backend);
-    if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
-        let mut r = guard.reject(
-            Reject::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                code::METHOD_NOT_ALLOWED,
-                "use POST, GET or DELETE",
-            ),
-            outcome::DENIED,
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
-        return r;
-    }
-
-    // Read the message (POST carries one; GET and DELETE carry none).
-    let (body, message) = if parts.method == Method::POST {
-        let bytes = match read_body(&parts.headers, body, gw.config.limits.max_body_bytes).await {
-            Ok(b) => b,
-            Err(r) => return guard.reject(r, outcome::DENIED),
-        };
-        match jsonrpc::inspect(&bytes) {
-            Ok(mut m) => {
-                guard.message(&mut m, gw.config.audit.max_args_bytes);
-                (bytes, Some(m))
-            }
-            Err(r) => return guard.reject(r, outcome::DENIED),
-        }
-    } else {
-        (Bytes::new(), None)
-    };
-    let id = message.as_ref().and_then(|m| m.id.clone());
-
-    // Authorize: the role must reach the backend, and the tool.
-    let Some(access) = policy::access(&gw.config, &identity.role, segment) else {
-        return guard.reject(
-            Reject::new(
-                StatusCode::FORBIDDEN,
-                code::FORBIDDEN,
-                format!("role `{}` may not use backend `{segment}`", identity.role),
-            )
-            .with_id(id),
-            outcome::DENIED,
-        );
-    };
-    if let Some(tool) = message.as_ref().and_then(Message::tool_name)
-        && !access.allows(tool)
-    {
-        return guard.reject(
-            Reject::new(
-                StatusCode::FORBIDDEN,
-                code::FORBIDDEN,
-                format!(
-                    "role `{}` may not call tool `{tool}` on backend `{segment}`",
-                    identity.role
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold every argument twice (see serve)"
+)]
+fn serve_parts(
+    gw: Arc<Gateway>,
+    parts: http::request::Parts,
+    body: Body,
+    client: Option<std::net::SocketAddr>,
+    conn: Option<Arc<auth::ConnAuth>>,
+) -> impl Future<Output = Response> + Send {
+    async move {
+        let segment = backend_segment(parts.uri.path()).unwrap_or_default();
+        let mut guard = AuditGuard::start(&gw, segment, &parts, client);
+        if gw.health.is_shutting_down() {
+            let mut r = guard.reject(
+                Reject::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code::UNAVAILABLE,
+                    "the gateway is shutting down; retry",
                 ),
-            )
-            .with_id(id),
-            outcome::DENIED,
-        );
-    }
-    if let Some(m) = &message
-        && let Err(r) = jsonrpc::check_headers(&parts.headers, m)
-    {
-        return guard.reject(r, outcome::DENIED);
-    }
-    let upstream_session = match parts.headers.get("mcp-session-id") {
-        None => None,
-        Some(v) => match v
-            .to_str()
-            .ok()
-            .and_then(|s| sessions::unbind(&identity.hash, segment, s))
-        {
-            Some(s) => Some(s),
-            None => {
-                return guard.reject(
-                    Reject::new(
-                        StatusCode::NOT_FOUND,
-                        code::NOT_FOUND,
-                        "session not found; initialize a new session",
-                    )
-                    .with_id(id),
-                    outcome::DENIED,
-                );
-            }
-        },
-    };
+                outcome::UPSTREAM_ERROR,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
 
-    // Proxy.
-    let mut upstream = http::Request::new(Full::new(body));
-    *upstream.method_mut() = parts.method.clone();
-    *upstream.uri_mut() = crate::upstream::origin_form(&backend.url, parts.uri.query());
-    proxy::forward_request_headers(&parts.headers, upstream.headers_mut());
-    guard.propagate(upstream.headers_mut());
-    if let Some(sid) = upstream_session
-        && let Ok(v) = HeaderValue::from_str(&sid)
-    {
-        upstream.headers_mut().insert("mcp-session-id", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(guard.request_id()) {
-        upstream.headers_mut().insert("x-request-id", v);
-    }
-    let first_byte = gw.config.limits.first_byte_timeout;
-    let (response, lease) =
-        match tokio::time::timeout(first_byte, gw.upstream.send(backend.index, upstream)).await {
+        let identity = match admit(&gw, &parts, conn.as_deref(), &mut guard) {
+            Ok(id) => id,
+            Err(()) => return guard.into_response(),
+        };
+
+        // Find the backend.
+        let Some(backend) = gw.config.backends.get(segment) else {
+            let msg = format!("unknown backend `{}`", guard.backend());
+            return guard.reject(
+                Reject::new(StatusCode::NOT_FOUND, code::NOT_FOUND, msg),
+                outcome::DENIED,
+            );
+        };
+        guard.known_backend(backend);
+        if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
+            let mut r = guard.reject(
+                Reject::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    code::METHOD_NOT_ALLOWED,
+                    "use POST, GET or DELETE",
+                ),
+                outcome::DENIED,
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+            return r;
+        }
+
+        // Read the message (POST carries one; GET and DELETE carry none).
+        let (body, message) = if parts.method == Method::POST {
+            let bytes = match read_body(&parts.headers, body, gw.config.limits.max_body_bytes).await
+            {
+                Ok(b) => b,
+                Err(r) => return guard.reject(r, outcome::DENIED),
+            };
+            match jsonrpc::inspect(&bytes) {
+                Ok(mut m) => {
+                    guard.message(&mut m, gw.config.audit.max_args_bytes);
+                    (bytes, Some(m))
+                }
+                Err(r) => return guard.reject(r, outcome::DENIED),
+            }
+        } else {
+            (Bytes::new(), None)
+        };
+        let id = message.as_ref().and_then(|m| m.id.clone());
+
+        // Authorize: the role must reach the backend, and the tool.
+        let Some(access) = policy::access(&gw.config, &identity.role, segment) else {
+            return guard.reject(
+                Reject::new(
+                    StatusCode::FORBIDDEN,
+                    code::FORBIDDEN,
+                    format!("role `{}` may not use backend `{segment}`", identity.role),
+                )
+                .with_id(id),
+                outcome::DENIED,
+            );
+        };
+        if let Some(tool) = message.as_ref().and_then(Message::tool_name)
+            && !access.allows(tool)
+        {
+            return guard.reject(
+                Reject::new(
+                    StatusCode::FORBIDDEN,
+                    code::FORBIDDEN,
+                    format!(
+                        "role `{}` may not call tool `{tool}` on backend `{segment}`",
+                        identity.role
+                    ),
+                )
+                .with_id(id),
+                outcome::DENIED,
+            );
+        }
+        if let Some(m) = &message
+            && let Err(r) = jsonrpc::check_headers(&parts.headers, m)
+        {
+            return guard.reject(r, outcome::DENIED);
+        }
+        let upstream_session = match parts.headers.get("mcp-session-id") {
+            None => None,
+            Some(v) => match v
+                .to_str()
+                .ok()
+                .and_then(|s| sessions::unbind(&identity.hash, segment, s))
+            {
+                Some(s) => Some(s),
+                None => {
+                    return guard.reject(
+                        Reject::new(
+                            StatusCode::NOT_FOUND,
+                            code::NOT_FOUND,
+                            "session not found; initialize a new session",
+                        )
+                        .with_id(id),
+                        outcome::DENIED,
+                    );
+                }
+            },
+        };
+
+        // Proxy.
+        // Built in the call, not kept in a local: a local would stay in this future's state
+        // while the backend answers.
+        let first_byte = gw.config.limits.first_byte_timeout;
+        let send = gw.upstream.send(
+            backend.index,
+            upstream_request(&parts, body, backend, &guard, upstream_session),
+        );
+        let (response, lease) = match tokio::time::timeout(first_byte, send).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 let failure = proxy::classify(&e);
@@ -257,54 +271,84 @@ pub async fn serve(
             }
         };
 
-    // Answer: pass through, observed; filtered for a narrowed role's tools/list.
-    let (mut rparts, rbody) = response.into_parts();
-    proxy::clean_response_headers(&mut rparts.headers);
-    proxy::mark_unbuffered(&mut rparts.headers);
-    if let Some(sid) = rparts
-        .headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
+        // Answer: pass through, observed; filtered for a narrowed role's tools/list.
+        let (mut rparts, rbody) = response.into_parts();
+        proxy::clean_response_headers(&mut rparts.headers);
+        proxy::mark_unbuffered(&mut rparts.headers);
+        if let Some(sid) = rparts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            let bound = sessions::bind(&identity.hash, segment, sid);
+            match HeaderValue::from_str(&bound) {
+                Ok(v) => {
+                    rparts.headers.insert("mcp-session-id", v);
+                }
+                Err(_) => {
+                    rparts.headers.remove("mcp-session-id");
+                }
+            }
+        }
+        let status = rparts.status.as_u16();
+        guard.status(status);
+        let method = message.as_ref().and_then(|m| m.method.as_deref());
+        let narrowed_list =
+            access.is_narrowed() && method == Some("tools/list") && rparts.status.is_success();
+        if narrowed_list && !proxy::is_event_stream(&rparts.headers) {
+            // Boxed: a rare path, kept out of the future every request holds.
+            return Box::pin(filtered_json_list(
+                &gw, guard, rparts, rbody, lease, access, id,
+            ))
+            .await;
+        }
+        let tap = if narrowed_list {
+            Tap::FilterSse {
+                parser: crate::sse::Parser::new(gw.config.limits.max_list_bytes),
+                access: Arc::new(access.clone()),
+            }
+        } else if method == Some("tools/call") {
+            Tap::ToolOutcome(OutcomeObserver::new(
+                proxy::is_event_stream(&rparts.headers),
+                id,
+                MAX_OBSERVED_BYTES,
+            ))
+        } else {
+            Tap::None
+        };
+        if narrowed_list {
+            rparts.headers.remove(header::CONTENT_LENGTH);
+        }
+        Response::from_parts(
+            rparts,
+            Body::new(Tapped::new(rbody, tap, guard, status).with_lease(lease)),
+        )
+    }
+}
+
+/// The request a backend receives: the client's method, body and allowed headers, the backend
+/// URL's path, trace headers, the backend's own session id and the request id.
+fn upstream_request(
+    parts: &http::request::Parts,
+    body: Bytes,
+    backend: &Backend,
+    guard: &AuditGuard,
+    upstream_session: Option<String>,
+) -> http::Request<Full<Bytes>> {
+    let mut upstream = http::Request::new(Full::new(body));
+    *upstream.method_mut() = parts.method.clone();
+    *upstream.uri_mut() = crate::upstream::origin_form(&backend.url, parts.uri.query());
+    proxy::forward_request_headers(&parts.headers, upstream.headers_mut());
+    guard.propagate(upstream.headers_mut());
+    if let Some(sid) = upstream_session
+        && let Ok(v) = HeaderValue::from_str(&sid)
     {
-        let bound = sessions::bind(&identity.hash, segment, sid);
-        match HeaderValue::from_str(&bound) {
-            Ok(v) => {
-                rparts.headers.insert("mcp-session-id", v);
-            }
-            Err(_) => {
-                rparts.headers.remove("mcp-session-id");
-            }
-        }
+        upstream.headers_mut().insert("mcp-session-id", v);
     }
-    let status = rparts.status.as_u16();
-    guard.status(status);
-    let method = message.as_ref().and_then(|m| m.method.as_deref());
-    let narrowed_list =
-        access.is_narrowed() && method == Some("tools/list") && rparts.status.is_success();
-    if narrowed_list && !proxy::is_event_stream(&rparts.headers) {
-        return filtered_json_list(&gw, guard, rparts, rbody, lease, access, id).await;
+    if let Ok(v) = HeaderValue::from_str(guard.request_id()) {
+        upstream.headers_mut().insert("x-request-id", v);
     }
-    let tap = if narrowed_list {
-        Tap::FilterSse {
-            parser: crate::sse::Parser::new(gw.config.limits.max_list_bytes),
-            access: Arc::new(access.clone()),
-        }
-    } else if method == Some("tools/call") {
-        Tap::ToolOutcome(OutcomeObserver::new(
-            proxy::is_event_stream(&rparts.headers),
-            id,
-            MAX_OBSERVED_BYTES,
-        ))
-    } else {
-        Tap::None
-    };
-    if narrowed_list {
-        rparts.headers.remove(header::CONTENT_LENGTH);
-    }
-    Response::from_parts(
-        rparts,
-        Body::new(Tapped::new(rbody, tap, guard, status).with_lease(lease)),
-    )
+    upstream
 }
 
 /// Any other path under `/mcp`: 401 for an unauthenticated caller, else 404; audited either way.

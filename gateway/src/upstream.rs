@@ -12,6 +12,7 @@
 //! written because its pooled connection had just closed is sent again on another one (never a
 //! request that was written: it may have had effects).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -111,36 +112,46 @@ impl Upstreams {
     /// Sends `req` (origin-form URI, `Host` still to be set) to backend number `index`, on an
     /// idle connection or a new one. The response comes with the connection's lease: hand it
     /// to [`Lease::release`] once the body has been read to the end.
-    pub async fn send(
+    ///
+    /// Not an `async fn`, so that its future holds the request once (an async function's
+    /// future keeps an argument twice: as passed and as the local it is moved into).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the request twice"
+    )]
+    pub fn send(
         &self,
         index: usize,
         mut req: Request<Full<Bytes>>,
-    ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
-        let pool = self.pools[index].clone();
-        req.headers_mut().insert(header::HOST, pool.host.clone());
-        // Pooled connections first; one that turns out closed before the request was written
-        // hands the request back, and the next is tried.
-        while let Some(mut sender) = pool.checkout() {
-            match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, Lease::new(sender, pool))),
-                Err(mut e) => match e.take_message() {
-                    Some(back) => req = back,
-                    None => {
-                        return Err(UpstreamError::Request {
-                            host: pool.authority.clone(),
-                            source: e.into_error(),
-                        });
-                    }
-                },
+    ) -> impl Future<Output = Result<(Response<Incoming>, Lease), UpstreamError>> + Send + '_ {
+        async move {
+            let pool = self.pools[index].clone();
+            req.headers_mut().insert(header::HOST, pool.host.clone());
+            // Pooled connections first; one that turns out closed before the request was written
+            // hands the request back, and the next is tried.
+            while let Some(mut sender) = pool.checkout() {
+                match sender.try_send_request(req).await {
+                    Ok(resp) => return Ok((resp, Lease::new(sender, pool))),
+                    Err(mut e) => match e.take_message() {
+                        Some(back) => req = back,
+                        None => {
+                            return Err(UpstreamError::Request {
+                                host: pool.authority.clone(),
+                                source: e.into_error(),
+                            });
+                        }
+                    },
+                }
             }
-        }
-        let mut sender = pool.connect(self.connect_timeout).await?;
-        match sender.send_request(req).await {
-            Ok(resp) => Ok((resp, Lease::new(sender, pool))),
-            Err(source) => Err(UpstreamError::Request {
-                host: pool.authority.clone(),
-                source,
-            }),
+            // Boxed: a new connection is the rare path, kept out of the future of every request.
+            let mut sender = Box::pin(pool.connect(self.connect_timeout)).await?;
+            match sender.send_request(req).await {
+                Ok(resp) => Ok((resp, Lease::new(sender, pool))),
+                Err(source) => Err(UpstreamError::Request {
+                    host: pool.authority.clone(),
+                    source,
+                }),
+            }
         }
     }
 
