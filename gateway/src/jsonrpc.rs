@@ -316,16 +316,22 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         let mut env = Envelope::default();
         // The envelope's own members by bit; any other name in a list (rare: allocated only
         // when one comes).
+        const JSONRPC: u8 = 1;
+        const ID: u8 = 2;
+        const METHOD: u8 = 4;
+        const PARAMS: u8 = 8;
+        const RESULT: u8 = 16;
+        const ERROR: u8 = 32;
         let mut seen_known = 0u8;
         let mut seen_other: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let bit = match &*key {
-                "jsonrpc" => 1,
-                "id" => 2,
-                "method" => 4,
-                "params" => 8,
-                "result" => 16,
-                "error" => 32,
+                "jsonrpc" => JSONRPC,
+                "id" => ID,
+                "method" => METHOD,
+                "params" => PARAMS,
+                "result" => RESULT,
+                "error" => ERROR,
                 _ => 0,
             };
             let again = if bit == 0 {
@@ -337,17 +343,19 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
             }
             seen_known |= bit;
-            if bit == 1 {
-                env.jsonrpc_2 = map.next_value_seed(Version)?;
-                continue;
-            }
-            let v = map.next_value_seed(StrictValue)?;
             match bit {
-                2 => env.id = Some(v),
-                4 => env.method = Some(v),
-                8 => env.params = Some(v),
-                16 | 32 => env.result_or_error = true,
-                _ => seen_other.push(key),
+                JSONRPC => env.jsonrpc_2 = map.next_value_seed(Version)?,
+                ID => env.id = Some(map.next_value_seed(StrictValue)?),
+                METHOD => env.method = Some(map.next_value_seed(StrictValue)?),
+                PARAMS => env.params = Some(map.next_value_seed(StrictValue)?),
+                RESULT | ERROR => {
+                    map.next_value_seed(StrictValue)?;
+                    env.result_or_error = true;
+                }
+                _ => {
+                    map.next_value_seed(StrictValue)?;
+                    seen_other.push(key);
+                }
             }
         }
         Ok(env)
