@@ -5,7 +5,9 @@
 //! go to stderr and the failure is counted. While lines keep coming the writer takes the batch
 //! every [`LINGER`] and writes it with one syscall; after [`PARK_AFTER`] without lines it
 //! sleeps until the next one wakes it. Under load a request costs neither a thread wake-up nor
-//! a `write(2)` of its own (see docs/benchmarks.md).
+//! a `write(2)` of its own (see docs/benchmarks.md). The writer also completes most records
+//! ([`Completion`]): what is left of a request after its answer (its outcome read from the
+//! buffered answer, its arguments redacted, its metrics) runs there, not on a serving thread.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -185,7 +187,10 @@ enum Inner {
 /// memory to be freed).
 #[derive(Debug, Default)]
 struct Queue {
-    records: Vec<Record>,
+    records: Vec<Entry>,
+    /// What the queued records still to complete hold beyond their own size (bytes of
+    /// answers and arguments), bounded by [`MAX_LATER_BYTES`].
+    later_bytes: usize,
     closed: bool,
     /// The writer sleeps on the condvar (it was idle for [`PARK_AFTER`]): the next line wakes
     /// it. While lines keep coming it polls every [`LINGER`] instead, so under load a request
@@ -195,6 +200,29 @@ struct Queue {
 
 /// Idle time after which the writer stops polling and parks.
 const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// A record whose last fields (those that take work to fill in, like the outcome read from a
+/// buffered answer) are filled in by the writer thread, just before its line is serialized:
+/// see [`AuditSink::write_later`].
+pub trait Completion: Send + std::fmt::Debug {
+    /// Fills in the record, does what goes with it (counting the request), and returns it.
+    fn complete(self: Box<Self>) -> Record;
+}
+
+/// A finished record queues as it is.
+impl Completion for Record {
+    fn complete(self: Box<Self>) -> Record {
+        *self
+    }
+}
+
+/// One queued line.
+type Entry = Box<dyn Completion>;
+
+/// The most that records waiting for the writer to complete them may hold (answers buffered
+/// for their outcome, tool arguments not yet bounded): beyond it, as while stdout is stuck,
+/// requests complete their records themselves and only finished records queue.
+const MAX_LATER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Default)]
 struct Batch {
@@ -213,7 +241,7 @@ impl Batch {
         if q.closed {
             return Some(record);
         }
-        q.records.push(record);
+        q.records.push(Box::new(record));
         let wake = std::mem::take(&mut q.parked);
         drop(q);
         if wake {
@@ -222,14 +250,28 @@ impl Batch {
         None
     }
 
+    /// Queues a record for the writer to complete; gives it back when the writer is closed,
+    /// parked (waking it is left to the caller's own write, after its answer) or holds
+    /// [`MAX_LATER_BYTES`] of such work already.
+    fn push_later<C: Completion + 'static>(&self, c: Box<C>, held: usize) -> Result<(), Box<C>> {
+        let mut q = self.lock();
+        if q.closed || q.parked || q.later_bytes.saturating_add(held) > MAX_LATER_BYTES {
+            return Err(c);
+        }
+        q.later_bytes += held;
+        q.records.push(c);
+        Ok(())
+    }
+
     /// Waits for records (polling every [`LINGER`] while busy, parked once idle), and takes
     /// all there are; `None` once closed and drained. `spare` is an empty vector for the next
     /// batch.
-    fn take(&self, spare: Vec<Record>) -> Option<Vec<Record>> {
+    fn take(&self, spare: Vec<Entry>) -> Option<Vec<Entry>> {
         let mut idle = Duration::ZERO;
         loop {
             let mut q = self.lock();
             if !q.records.is_empty() {
+                q.later_bytes = 0;
                 return Some(std::mem::replace(&mut q.records, spare));
             }
             if q.closed {
@@ -295,8 +337,8 @@ impl AuditSink {
                 let mut buf = Vec::new();
                 while let Some(mut records) = queue.take(spare) {
                     let lines = records.len() as u64;
-                    for record in records.drain(..) {
-                        append_line(&mut buf, &record);
+                    for entry in records.drain(..) {
+                        append_line(&mut buf, &entry.complete());
                     }
                     if out.write_all(&buf).is_ok() && out.flush().is_ok() {
                         m.audit_lines.inc_by(lines);
@@ -326,6 +368,21 @@ impl AuditSink {
                 thread: Mutex::new(Some(thread)),
                 metrics,
             }),
+        }
+    }
+
+    /// Hands a record whose last fields are still to be filled in to the writer thread, which
+    /// completes it just before serializing it; gives it back to be completed by the caller
+    /// when the writer cannot take it now (see [`Batch::push_later`]) and with the memory sink.
+    /// `held` is what `c` holds beyond its own size, in bytes.
+    pub fn write_later<C: Completion + 'static>(
+        &self,
+        c: Box<C>,
+        held: usize,
+    ) -> Result<(), Box<C>> {
+        match &*self.inner {
+            Inner::Writer { batch, .. } => batch.push_later(c, held),
+            Inner::Memory { .. } => Err(c),
         }
     }
 
@@ -527,6 +584,84 @@ mod tests {
         assert_eq!(ids, expected);
         assert!(writes < 2000, "{writes} writes for 2000 lines: not batched");
         assert_eq!(metrics.audit_lines.get(), 2000);
+    }
+
+    /// Fills in `request_id` and says on which thread it did.
+    #[derive(Debug)]
+    struct Later(usize, Arc<Mutex<Vec<String>>>);
+    impl Completion for Later {
+        fn complete(self: Box<Self>) -> Record {
+            let t = std::thread::current().name().unwrap_or("").to_owned();
+            self.1.lock().unwrap().push(t);
+            Record {
+                request_id: self.0.to_string(),
+                ..Default::default()
+            }
+        }
+    }
+
+    #[test]
+    fn records_handed_on_are_completed_by_the_writer_in_order_within_bounds() {
+        let out = Shared::default();
+        let metrics = Metrics::new();
+        let sink = AuditSink::to_writer(Box::new(out.clone()), metrics.clone());
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..100 {
+            if i % 2 == 0 {
+                sink.write_later(Box::new(Later(i, threads.clone())), 100)
+                    .unwrap();
+            } else {
+                sink.write(Record {
+                    request_id: i.to_string(),
+                    ..Default::default()
+                });
+            }
+        }
+        // More than the bound: given back, for the caller to complete.
+        let big = sink.write_later(Box::new(Later(100, threads.clone())), MAX_LATER_BYTES + 1);
+        assert!(big.is_err());
+        // Idle past PARK_AFTER, the writer parks: the next record comes back (its caller
+        // completes it and wakes the writer with its own line).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !matches!(&*sink.inner, Inner::Writer { batch, .. } if batch.lock().parked) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never parked"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            sink.write_later(Box::new(Later(101, threads.clone())), 1)
+                .is_err()
+        );
+        sink.write(Record {
+            request_id: "102".into(),
+            ..Default::default()
+        });
+        sink.close();
+        assert!(
+            sink.write_later(Box::new(Later(103, threads.clone())), 1)
+                .is_err()
+        );
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["request_id"].to_string())
+            .collect();
+        let mut expected: Vec<String> = (0..100).map(|i| format!("\"{i}\"")).collect();
+        expected.push("\"102\"".into());
+        assert_eq!(ids, expected);
+        assert_eq!(metrics.audit_lines.get(), 101);
+        let threads = threads.lock().unwrap();
+        assert_eq!(threads.len(), 50);
+        assert!(threads.iter().all(|t| t == "audit-writer"), "{threads:?}");
+        // The memory sink (tests) completes nothing itself.
+        let memory = AuditSink::memory(Metrics::new());
+        assert!(
+            memory
+                .write_later(Box::new(Later(0, Arc::default())), 1)
+                .is_err()
+        );
     }
 
     #[test]

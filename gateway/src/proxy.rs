@@ -171,6 +171,11 @@ impl OutcomeObserver {
         }
     }
 
+    /// What it buffers, in bytes.
+    pub fn held(&self) -> usize {
+        self.json.capacity() + self.sse.as_ref().map_or(0, sse::Parser::pending)
+    }
+
     fn feed(&mut self, data: &[u8]) {
         if self.verdict.is_some() {
             return;
@@ -375,7 +380,7 @@ fn release(lease: &mut Option<Lease>) {
 }
 
 /// The response ended normally: the outcome is what the observer saw (or the status says),
-/// read once the answer has gone out (see `request::Settle`).
+/// read once the answer has gone out (see `request::Pending::finish`).
 fn end_of_stream(tap: &mut Tap, guard: &mut AuditGuard, status: u16) {
     match std::mem::replace(tap, Tap::None) {
         Tap::ToolOutcome(obs) => guard.finish_observed(status, obs),

@@ -179,7 +179,7 @@ fn serve_parts(
             };
             match jsonrpc::inspect(&bytes) {
                 Ok(mut m) => {
-                    guard.message(&mut m, gw.config.audit.max_args_bytes);
+                    guard.message(&mut m, gw.config.audit.max_args_bytes, bytes.len());
                     (bytes, Some(m))
                 }
                 Err(r) => return guard.reject(r, outcome::DENIED),
@@ -540,9 +540,13 @@ struct Pending {
     series: Arc<BackendSeries>,
     /// The request's span, when traces are on.
     span: Option<crate::trace::RequestSpan>,
-    /// A tool call's arguments as sent, redacted and bounded into the record by [`Settle`]
-    /// (off the request's path), with the cap in bytes.
+    /// A tool call's arguments as sent, redacted and bounded into the record when it is
+    /// completed (off the request's path), with the cap in bytes.
     args: Option<(serde_json::Value, usize)>,
+    /// About what `args` holds: the size of the message they came in.
+    held: usize,
+    /// How the request ended, once it has.
+    end: Option<End>,
 }
 
 impl AuditGuard {
@@ -584,6 +588,8 @@ impl AuditGuard {
                 series: gw.unknown_series.clone(),
                 span,
                 args: None,
+                held: 0,
+                end: None,
             })),
             answer: None,
         }
@@ -625,7 +631,7 @@ impl AuditGuard {
 
     /// Takes what the audit line needs from the message; a tool call's arguments move into
     /// the record (nothing after this reads them).
-    fn message(&mut self, m: &mut Message, max_args: usize) {
+    fn message(&mut self, m: &mut Message, max_args: usize, message_bytes: usize) {
         let Some(p) = &mut self.pending else { return };
         p.record.method = m
             .method
@@ -637,6 +643,7 @@ impl AuditGuard {
             p.record.tool_name = Some(mcp_common::output::cut_str(tool, 256).0.to_owned());
             let args = m.take_tool_args().unwrap_or(serde_json::Value::Null);
             p.args = Some((args, max_args));
+            p.held = message_bytes;
         }
     }
 
@@ -732,18 +739,29 @@ impl AuditGuard {
         self.settle(status, Verdict::Observe(observer));
     }
 
+    /// The answer is decided: the request leaves the in-flight gauge, and its record is
+    /// completed off the request's path (see [`Pending::finish`]).
     fn settle(&mut self, status: u16, verdict: Verdict) {
-        let Some(pending) = self.pending.take() else {
+        let Some(mut pending) = self.pending.take() else {
             return;
         };
-        let elapsed = pending.started.elapsed();
-        Settle(Some(Settled {
-            pending,
+        pending.gw.metrics.in_flight.dec();
+        let held = pending.held + verdict.held();
+        pending.end = Some(End {
             status,
             verdict,
-            elapsed,
-        }))
-        .defer();
+            elapsed: pending.started.elapsed(),
+        });
+        // A traced request's span ends when its record is completed: at its answer, not at the
+        // writer's next poll.
+        if pending.span.is_none() {
+            let audit = pending.gw.audit.clone();
+            match audit.write_later(pending, held) {
+                Ok(()) => return,
+                Err(p) => pending = p,
+            }
+        }
+        Settle(Some(pending)).defer();
     }
 }
 
@@ -755,23 +773,30 @@ enum Verdict {
     Observe(OutcomeObserver),
 }
 
-/// A request whose answer is decided: what is left is the audit record's last fields, its line
-/// and the metrics. That work runs in a task of its own on the same serving thread, after the
-/// connection's task has written the answer and yielded, so a response is not held back by
-/// its audit line (about a tenth of a proxied call's instructions, and under light load the
-/// wake-up of the audit writer). It runs exactly once: when that task runs, or, if the task
-/// never runs (the runtime is shutting down), when it is dropped. The in-flight gauge falls
-/// only then, so a drain also waits for these.
-#[derive(Debug)]
-struct Settle(Option<Settled>);
+impl Verdict {
+    /// What is buffered in it, in bytes.
+    fn held(&self) -> usize {
+        match self {
+            Verdict::Known(..) => 0,
+            Verdict::Observe(o) => o.held(),
+        }
+    }
+}
 
+/// How a request ended.
 #[derive(Debug)]
-struct Settled {
-    pending: Box<Pending>,
+struct End {
     status: u16,
     verdict: Verdict,
     elapsed: std::time::Duration,
 }
+
+/// A request whose record is left to complete on its serving thread, after the connection's
+/// task has written the answer and yielded (the audit writer could not take it: see
+/// [`AuditSink::write_later`]). It completes exactly once: when that task runs, or, if the
+/// task never runs (the runtime is shutting down), when it is dropped.
+#[derive(Debug)]
+struct Settle(Option<Box<Pending>>);
 
 impl Settle {
     fn defer(self) {
@@ -786,28 +811,47 @@ impl Settle {
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            s.complete();
+        if let Some(p) = self.0.take() {
+            let (record, gw) = p.finish();
+            gw.audit.write(record);
         }
     }
 }
 
-impl Settled {
-    fn complete(self) {
-        let Settled {
-            pending,
-            status,
-            verdict,
-            elapsed,
-        } = self;
+/// Normally the audit writer thread completes a request's record, just before it serializes
+/// the line: what is left after the answer (reading the tool's outcome from the buffered
+/// answer, bounding and redacting the arguments, the request's metrics) then runs neither on
+/// the request's path nor on its serving thread, where it would hold back the next request
+/// (or, on a machine shared with the client, the client reading its answer).
+impl audit::Completion for Pending {
+    fn complete(self: Box<Self>) -> Record {
+        self.finish().0
+    }
+}
+
+impl Pending {
+    /// Fills in the record's last fields and counts the request.
+    fn finish(self: Box<Self>) -> (Record, Arc<Gateway>) {
         let Pending {
             mut record,
-            started: _,
+            started,
             gw,
             series,
             span,
             args,
-        } = *pending;
+            held: _,
+            end,
+        } = *self;
+        let End {
+            status,
+            verdict,
+            elapsed,
+        } = end.unwrap_or_else(|| End {
+            // Not reached: `settle` sets it before handing the record on.
+            status: record.http_status,
+            verdict: Verdict::Known(record.outcome, None),
+            elapsed: started.elapsed(),
+        });
         let (outcome, error) = match verdict {
             Verdict::Known(o, e) => (o, e),
             Verdict::Observe(observer) => proxy::observed_outcome(status, observer),
@@ -821,7 +865,6 @@ impl Settled {
         // Error texts can echo what a backend or client sent: redact them like tool_args.
         record.error = error.map(|e| mcp_common::redact::redact_text(&e).unwrap_or(e));
         record.duration_ms = elapsed.as_millis() as u64;
-        gw.metrics.in_flight.dec();
         series.request(record.kind, outcome);
         let tool = record.tool_name.as_deref().map(|t| series.tool(t));
         if let Some(t) = &tool {
@@ -832,7 +875,7 @@ impl Settled {
             record.trace_id = mcp_common::traces::sampled_trace_id(span.span_context());
             span.end(&record, tool.as_ref().map(|t| t.label.as_str()));
         }
-        gw.audit.write(record);
+        (record, gw)
     }
 }
 
@@ -892,9 +935,10 @@ mod tests {
             let mut g = guard(&gw);
             g.finish(200, outcome::OK, None);
             g.finish(500, outcome::UPSTREAM_ERROR, None);
-            // Not yet: the line follows once this task yields (the answer has been written).
+            // Not yet: the line follows once this task yields (the answer has been written);
+            // the request is no longer in flight.
             assert!(gw.audit.lines().is_empty());
-            assert_eq!(gw.metrics.in_flight.get(), 1);
+            assert_eq!(gw.metrics.in_flight.get(), 0);
             drop(g);
             tokio::task::yield_now().await;
             let lines = gw.audit.lines();

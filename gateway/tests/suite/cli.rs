@@ -431,6 +431,21 @@ fn no_secret_reaches_the_audit_or_the_logs() {
         // A wrong key and a denied backend are logged too.
         let r = c.post(format!("{base}/mcp/b/mcp")).bearer_auth("AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE").send().await.unwrap();
         assert_eq!(r.status(), 401);
+        // The audit writer completes the records (and counts them) shortly after the answers.
+        let want = [
+            r#"mcp_gateway_tool_calls_total{backend="b",tool="b_ok",outcome="ok"} 1"#,
+            r#"mcp_gateway_tool_calls_total{backend="b",tool="b_fail",outcome="tool_error"} 1"#,
+            r#"mcp_gateway_requests_total{backend="b",kind="mcp_tool_call",outcome="tool_error"} 1"#,
+        ];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            if want.iter().all(|w| m.contains(w)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{want:?} not in {m}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     });
     assert!(
         Command::new("kill")
