@@ -36,7 +36,7 @@ pub struct Record {
     /// `mcp_tool_call` or `mcp_request`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub ts: String,
+    pub ts: Timestamp,
     pub request_id: String,
     /// Who sent the request: written as `user`, `role` and `key_id` (null before the key was
     /// checked).
@@ -118,26 +118,61 @@ pub fn method_name(m: &http::Method) -> Cow<'static, str> {
 pub const KIND_TOOL_CALL: &str = "mcp_tool_call";
 pub const KIND_REQUEST: &str = "mcp_request";
 
-/// RFC 3339 UTC timestamp with milliseconds, as in `2026-11-27T20:00:00.123Z`.
-pub fn now_ts() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    // Written digit by digit: this runs for every request, and `format!` with padding costs
-    // several times more.
-    let mut b = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
+/// When a request came: taken on the request's path (a clock read), written as an RFC 3339
+/// UTC timestamp with milliseconds, as in `2026-11-27T20:00:00.123Z`, by the audit writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(std::time::SystemTime);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(std::time::SystemTime::now())
+    }
+
+    /// The 24 bytes of its RFC 3339 form. Written digit by digit: this runs for every
+    /// request, and `format!` with padding costs several times more.
+    fn rfc3339(self) -> [u8; 24] {
+        let t = time::OffsetDateTime::from(self.0);
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        let (year, month, day) = t.to_calendar_date();
+        let (hour, minute, second, milli) = t.to_hms_milli();
+        put(0, 4, year.clamp(0, 9999) as u32);
+        put(5, 2, u8::from(month).into());
+        put(8, 2, day.into());
+        put(11, 2, hour.into());
+        put(14, 2, minute.into());
+        put(17, 2, second.into());
+        put(20, 3, milli.into());
+        b
+    }
+}
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        Self(std::time::UNIX_EPOCH)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.rfc3339();
+        f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.rfc3339();
+        match std::str::from_utf8(&b) {
+            Ok(t) => s.serialize_str(t),
+            Err(e) => Err(serde::ser::Error::custom(e)),
         }
-    };
-    put(0, 4, now.year().clamp(0, 9999) as u32);
-    put(5, 2, u8::from(now.month()).into());
-    put(8, 2, now.day().into());
-    put(11, 2, now.hour().into());
-    put(14, 2, now.minute().into());
-    put(17, 2, now.second().into());
-    put(20, 3, now.millisecond().into());
-    b.iter().map(|&c| char::from(c)).collect()
+    }
 }
 
 /// RFC 3339 UTC timestamp to the second, as in `2027-02-25T00:00:00Z`.
@@ -679,7 +714,7 @@ mod tests {
     #[test]
     fn timestamp_matches_the_formatted_time() {
         let before = time::OffsetDateTime::now_utc();
-        let ts = now_ts();
+        let ts = Timestamp::now().to_string();
         let parsed =
             time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
                 .unwrap();
@@ -695,9 +730,19 @@ mod tests {
 
     #[test]
     fn timestamp_shape() {
-        let ts = now_ts();
+        let ts = Timestamp::now().to_string();
         assert_eq!(ts.len(), 24, "{ts}");
         assert!(ts.ends_with('Z'));
         assert_eq!(&ts[10..11], "T");
+        // Written by the audit writer as the request's own time, not the writer's.
+        let t = Timestamp(std::time::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123));
+        assert_eq!(
+            serde_json::to_value(t).unwrap(),
+            Value::from("2026-11-18T11:06:40.123Z")
+        );
+        assert_eq!(
+            serde_json::to_value(Timestamp::default()).unwrap(),
+            Value::from("1970-01-01T00:00:00.000Z")
+        );
     }
 }

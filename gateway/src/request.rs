@@ -560,7 +560,7 @@ impl AuditGuard {
         let (backend, _) = mcp_common::output::cut_str(backend, MAX_AUDITED_BACKEND);
         let record = Record {
             kind: audit::KIND_REQUEST,
-            ts: audit::now_ts(),
+            ts: audit::Timestamp::now(),
             request_id: uuid::Uuid::new_v4()
                 .hyphenated()
                 .encode_lower(&mut uuid::Uuid::encode_buffer())
