@@ -371,9 +371,24 @@ impl AuditSink {
                 let mut spare = Vec::new();
                 let mut buf = Vec::new();
                 while let Some(mut records) = queue.take(spare) {
-                    let lines = records.len() as u64;
+                    let mut lines = 0;
                     for entry in records.drain(..) {
-                        append_line(&mut buf, &entry.complete());
+                        // A bug in completing one record must not stop the writer, and with it
+                        // every later line: that record is reported, the rest go on.
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            entry.complete()
+                        })) {
+                            Ok(record) => {
+                                append_line(&mut buf, &record);
+                                lines += 1;
+                            }
+                            Err(_) => {
+                                m.audit_write_errors.inc();
+                                tracing::error!(
+                                    "an audit record could not be completed (a bug: see the panic above); its line is lost"
+                                );
+                            }
+                        }
                     }
                     if out.write_all(&buf).is_ok() && out.flush().is_ok() {
                         m.audit_lines.inc_by(lines);
@@ -697,6 +712,34 @@ mod tests {
                 .write_later(Box::new(Later(0, Arc::default())), 1)
                 .is_err()
         );
+    }
+
+    /// A completion with a bug.
+    #[derive(Debug)]
+    struct Panics;
+    impl Completion for Panics {
+        fn complete(self: Box<Self>) -> Record {
+            panic!("a bug while completing a record")
+        }
+    }
+
+    #[test]
+    fn a_record_that_fails_to_complete_does_not_stop_the_writer() {
+        let out = Shared::default();
+        let metrics = Metrics::new();
+        let sink = AuditSink::to_writer(Box::new(out.clone()), metrics.clone());
+        sink.write_later(Box::new(Panics), 0).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        sink.write(Record {
+            request_id: "after".into(),
+            ..Default::default()
+        });
+        sink.close();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("\"request_id\":\"after\""), "{text}");
+        assert_eq!(metrics.audit_lines.get(), 1);
+        assert_eq!(metrics.audit_write_errors.get(), 1);
     }
 
     #[test]

@@ -925,6 +925,67 @@ mod tests {
         AuditGuard::start(gw, "b", &parts, None)
     }
 
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_audit_writer_completes_a_tool_call_handed_to_it() {
+        let text = "listen: 127.0.0.1:0\nkeys_file: /nonexistent/mcp-gateway-keys.json\nbackends:\n  b: http://127.0.0.1:9/mcp\nroleMapping:\n  reader: [b]\n";
+        let (config, _) = Config::parse(text).expect("test config");
+        let metrics = Metrics::new();
+        let out = Shared::default();
+        let gw = Gateway::new(
+            config,
+            AuditSink::to_writer(Box::new(out.clone()), metrics.clone()),
+            metrics.clone(),
+        );
+        let mut g = guard(&gw);
+        g.known_backend(&gw.config.backends["b"]);
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b_x","arguments":{"password":"hunter2","n":1}}}"#;
+        let mut m = jsonrpc::inspect(body).unwrap();
+        g.message(&mut m, 4096, body.len());
+        g.finish(
+            200,
+            outcome::TOOL_ERROR,
+            Some("login failed for postgres://u:hunter2@db/x".into()),
+        );
+        // Out of flight at once; the line and the counters follow from the writer.
+        assert_eq!(gw.metrics.in_flight.get(), 0);
+        drop(g);
+        gw.audit.close();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let l = &lines[0];
+        assert_eq!(l["type"], "mcp_tool_call");
+        assert_eq!(l["tool_name"], "b_x");
+        assert_eq!(l["outcome"], "tool_error");
+        assert_eq!(l["http_status"], 200);
+        assert_eq!(l["tool_args"]["password"], "[REDACTED]");
+        assert_eq!(l["tool_args"]["n"], 1);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(l["ts"].as_str().map(str::len), Some(24));
+        let m = metrics.render();
+        assert!(
+            m.contains(
+                r#"mcp_gateway_tool_calls_total{backend="b",tool="b_x",outcome="tool_error"} 1"#
+            ),
+            "{m}"
+        );
+    }
+
     #[test]
     fn a_request_is_audited_once_after_its_answer_also_when_the_runtime_stops_first() {
         let gw = gateway();
