@@ -925,24 +925,12 @@ mod tests {
         AuditGuard::start(gw, "b", &parts, None)
     }
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn the_audit_writer_completes_a_tool_call_handed_to_it() {
         let text = "listen: 127.0.0.1:0\nkeys_file: /nonexistent/mcp-gateway-keys.json\nbackends:\n  b: http://127.0.0.1:9/mcp\nroleMapping:\n  reader: [b]\n";
         let (config, _) = Config::parse(text).expect("test config");
         let metrics = Metrics::new();
-        let out = Shared::default();
+        let out = audit::Shared::default();
         let gw = Gateway::new(
             config,
             AuditSink::to_writer(Box::new(out.clone()), metrics.clone()),
