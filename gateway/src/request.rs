@@ -545,8 +545,10 @@ struct Pending {
     args: Option<(serde_json::Value, usize)>,
     /// About what `args` holds: the size of the message they came in.
     held: usize,
-    /// How the request ended, once it has.
-    end: Option<End>,
+    /// How the outcome is known, and how long the request took: set when the answer is
+    /// decided ([`AuditGuard::settle`]), with the status in `record`.
+    verdict: Verdict,
+    elapsed: std::time::Duration,
 }
 
 impl AuditGuard {
@@ -589,7 +591,8 @@ impl AuditGuard {
                 span,
                 args: None,
                 held: 0,
-                end: None,
+                verdict: Verdict::Known(outcome::OK, None),
+                elapsed: std::time::Duration::ZERO,
             })),
             answer: None,
         }
@@ -747,11 +750,9 @@ impl AuditGuard {
         };
         pending.gw.metrics.in_flight.dec();
         let held = pending.held + verdict.held();
-        pending.end = Some(End {
-            status,
-            verdict,
-            elapsed: pending.started.elapsed(),
-        });
+        pending.record.http_status = status;
+        pending.verdict = verdict;
+        pending.elapsed = pending.started.elapsed();
         // A traced request's span ends when its record is completed: at its answer, not at the
         // writer's next poll.
         if pending.span.is_none() {
@@ -781,14 +782,6 @@ impl Verdict {
             Verdict::Observe(o) => o.held(),
         }
     }
-}
-
-/// How a request ended.
-#[derive(Debug)]
-struct End {
-    status: u16,
-    verdict: Verdict,
-    elapsed: std::time::Duration,
 }
 
 /// A request whose record is left to complete on its serving thread, after the connection's
@@ -834,29 +827,20 @@ impl Pending {
     fn finish(self: Box<Self>) -> (Record, Arc<Gateway>) {
         let Pending {
             mut record,
-            started,
+            started: _,
             gw,
             series,
             span,
             args,
             held: _,
-            end,
-        } = *self;
-        let End {
-            status,
             verdict,
             elapsed,
-        } = end.unwrap_or_else(|| End {
-            // Not reached: `settle` sets it before handing the record on.
-            status: record.http_status,
-            verdict: Verdict::Known(record.outcome, None),
-            elapsed: started.elapsed(),
-        });
+        } = *self;
+        let status = record.http_status;
         let (outcome, error) = match verdict {
             Verdict::Known(o, e) => (o, e),
             Verdict::Observe(observer) => proxy::observed_outcome(status, observer),
         };
-        record.http_status = status;
         record.outcome = outcome;
         if let Some((mut args, max)) = args {
             mcp_common::redact::redact_json(&mut args);
