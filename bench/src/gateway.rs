@@ -293,6 +293,20 @@ fn echo_load(v: &Variant, pace: Pace, duration: Duration) -> CallLoad {
     }
 }
 
+/// The order the variants run in, in repeat `rep`: each pair of repeats runs one order and
+/// then its reverse (so every variant runs both before and after every other, and as often
+/// right before a given one as right after it), and the next pair starts one variant later
+/// (so none always runs first or last). With a rotation alone the gateway ran right before
+/// its baseline build in four repeats of five, and that slot measured 3.5-4.7% less at
+/// saturation, whichever build was in it (docs/benchmarks.md, 2026-12-08 late).
+fn run_order(rep: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).map(|i| (i + rep / 2) % n).collect();
+    if rep % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
 /// Per-variant samples, one per repeat.
 #[derive(Debug, Default, Clone)]
 struct Samples {
@@ -425,10 +439,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let audited_before = gw.audited.load(Ordering::Relaxed);
     let mut gw_sent = 0u64;
     for rep in 0..st.repeats {
-        // Rotate the order each repeat so no variant always runs first or last.
-        let order: Vec<usize> = (0..variants.len())
-            .map(|i| (i + rep) % variants.len())
-            .collect();
+        let order = run_order(rep, variants.len());
         for &i in &order {
             let v = &variants[i];
             ctx.say(&format!(
@@ -658,4 +669,42 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         );
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_order;
+
+    #[test]
+    fn every_variant_runs_before_and_after_every_other() {
+        for n in 2..=5 {
+            for reps in [2, 3, 5] {
+                let orders: Vec<Vec<usize>> = (0..reps).map(|r| run_order(r, n)).collect();
+                for o in &orders {
+                    let mut sorted = o.clone();
+                    sorted.sort_unstable();
+                    assert_eq!(
+                        sorted,
+                        (0..n).collect::<Vec<_>>(),
+                        "each variant once: {o:?}"
+                    );
+                }
+                for a in 0..n {
+                    for b in (0..n).filter(|&b| b != a) {
+                        let before = |o: &&Vec<usize>| {
+                            o.iter().position(|&x| x == a) < o.iter().position(|&x| x == b)
+                        };
+                        assert!(
+                            orders.iter().any(|o| before(&o)),
+                            "{a} never runs before {b} (n={n}, {reps} repeats): {orders:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Over three pairs of repeats, three different variants run first.
+        let firsts: std::collections::BTreeSet<usize> =
+            (0..6).step_by(2).map(|r| run_order(r, 4)[0]).collect();
+        assert_eq!(firsts.len(), 3);
+    }
 }
